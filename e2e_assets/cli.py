@@ -1,0 +1,148 @@
+"""``e2e-assets``: run journeys headless, validate specs, bootstrap the reference journeys.
+
+Exit codes: 0 every blocking check passed; 1 a blocking check failed or a stage broke;
+2 bad configuration or infrastructure (spec, database, registry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from time import perf_counter
+
+from e2e_assets.discovery import find_journey_file, journey_files
+from e2e_assets.errors import E2EAssetsError
+from e2e_assets.home import Home
+from e2e_assets.results import EXIT_CONFIG, EXIT_OK, JourneyRun, render_table, write_report
+from e2e_assets.spec import Journey, load_journey
+
+# No library phones home from a test tool.
+_QUIET_ENV = {"DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
+              "MLFLOW_ENABLE_TELEMETRY": "false", "DAGSTER_DISABLE_TELEMETRY": "true"}
+
+
+def _setup() -> None:
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    if str(Path.cwd()) not in sys.path:  # journeys import their stage modules from the project
+        sys.path.insert(0, str(Path.cwd()))
+    for name in ("mlflow", "alembic", "dagster"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _load(name_or_path: str, home: Home) -> Journey:
+    return load_journey(find_journey_file(name_or_path), variables=home.variables())
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from e2e_assets.registry import resolve_model
+
+    home = Home.from_env()
+    journey = _load(args.journey, home)
+    if not args.offline:
+        resolve_model(home.tracking_uri, journey.spec.model.uri)
+    print(f"{journey.path}: valid journey '{journey.name}'"
+          + (" (registry not checked)" if args.offline else ""))
+    return EXIT_OK
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    home = Home.from_env().ensure()
+    names = args.journeys or [p.parent.name for p in journey_files()]
+    for name in names:
+        _bootstrap_one(_load(name, home), home, force=args.force)
+    return EXIT_OK
+
+
+def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
+    from e2e_assets.bootstrap import bootstrap_journey
+
+    started = perf_counter()
+    _say(f"[{journey.name}] checking source and model ...")
+    result = bootstrap_journey(journey, home, force=force)
+    if result.ran:
+        _say(f"[{result.journey}] bootstrapped in {perf_counter() - started:.1f} s "
+             f"(was: {result.reason})")
+    else:
+        _say(f"[{result.journey}] {result.reason}")
+
+
+def _run_and_print(journey: Journey, home: Home, alias: str | None) -> JourneyRun:
+    from e2e_assets.orchestration.run import run_journey
+
+    _say(f"[{journey.name}] running ingest -> features -> score -> decide -> deliver ...")
+    run = run_journey(journey, home, alias=alias)
+    print(render_table(run), flush=True)
+    print(flush=True)
+    return run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+
+    home = Home.from_env()
+    journey = _load(args.journey, home)
+    run = _run_and_print(journey, home, args.alias)
+    report = write_report([run], Path(args.report).parent if args.report else home.reports,
+                          Path(args.report).stem if args.report else journey.name)
+    print(f"report: {report}")
+    return run.exit_code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+
+    home = Home.from_env().ensure()
+    _say(f"e2e-assets demo: home {home.root}, MLflow {home.tracking_uri}")
+    journeys = [_load(str(p), home) for p in journey_files()]
+    for journey in journeys:
+        _bootstrap_one(journey, home)
+    runs = [_run_and_print(j, home, None) for j in journeys]
+    report = write_report(runs, home.reports, "demo")
+    print(f"report: {report}")
+    print(f"UI:     DAGSTER_HOME={home.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
+    return max(r.exit_code for r in runs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="e2e-assets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="bootstrap what is missing and run every reference journey")
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("run", help="run one journey headless (exit 0/1/2)")
+    p.add_argument("journey", help="journey name (folder under pipelines/) or journey.yaml path")
+    p.add_argument("--alias", help="serve this model alias instead of the spec's (e.g. challenger)")
+    p.add_argument("--report", help="write the JSON report here (default: <home>/reports/)")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("validate", help="validate a journey spec (exit 0 valid, 2 invalid)")
+    p.add_argument("journey", help="journey.yaml path or journey name")
+    p.add_argument("--offline", action="store_true", help="do not check the model registry")
+    p.set_defaults(fn=cmd_validate)
+    p = sub.add_parser("bootstrap", help="create the sources and models journeys need")
+    p.add_argument("journeys", nargs="*", help="journey names (default: all)")
+    p.add_argument("--force", action="store_true", help="retrain and re-register even if present")
+    p.set_defaults(fn=cmd_bootstrap)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup()
+    try:
+        return int(args.fn(args))
+    except E2EAssetsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

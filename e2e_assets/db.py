@@ -1,0 +1,48 @@
+"""SQLAlchemy engines with errors that name the (password-masked) URL."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from e2e_assets.errors import InfrastructureError, SpecError
+
+
+def masked(url: str) -> str:
+    """The URL with any password hidden, for messages and metadata."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show nothing of it that could be a secret
+        return "<unparseable URL>"
+
+
+@lru_cache(maxsize=32)
+def engine_for(url: str) -> sa.Engine:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise SpecError(f"not a SQLAlchemy URL: {url!r} (expected e.g. "
+                        f"'sqlite:///path.db' or 'postgresql+psycopg://user@host/db')") from exc
+    kwargs: dict[str, object] = {}
+    if parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    try:
+        return sa.create_engine(parsed, **kwargs)
+    except Exception as exc:  # missing driver and similar
+        raise InfrastructureError(f"cannot create a database engine for {masked(url)}: "
+                                  f"{exc}") from exc
+
+
+def check_reachable(url: str, purpose: str) -> None:
+    """Open and close one connection; raise InfrastructureError saying what it was for."""
+    try:
+        with engine_for(url).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except (SpecError, InfrastructureError):
+        raise
+    except Exception as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise InfrastructureError(f"cannot reach the database for {purpose} at {masked(url)}: "
+                                  f"{reason}") from exc

@@ -1,0 +1,45 @@
+"""Find journeys: ``<pipelines>/<name>/journey.yaml``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from e2e_assets.errors import SpecError
+from e2e_assets.home import Home
+from e2e_assets.spec import Journey, load_journey
+
+PIPELINES_ENV = "E2E_PIPELINES_DIR"
+
+
+def pipelines_dir() -> Path:
+    """``$E2E_PIPELINES_DIR``, else ``./pipelines``, else the installed reference pipelines."""
+    if os.environ.get(PIPELINES_ENV):
+        return Path(os.environ[PIPELINES_ENV]).resolve()
+    local = Path.cwd() / "pipelines"
+    if local.is_dir():
+        return local
+    import pipelines
+
+    return Path(pipelines.__file__).parent
+
+
+def journey_files(folder: Path | None = None) -> list[Path]:
+    return sorted((folder or pipelines_dir()).glob("*/journey.yaml"))
+
+
+def find_journey_file(name_or_path: str) -> Path:
+    """A journey name (folder under the pipelines dir) or a path to a journey.yaml."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        return path
+    candidate = pipelines_dir() / name_or_path / "journey.yaml"
+    if candidate.is_file():
+        return candidate
+    known = [p.parent.name for p in journey_files()]
+    raise SpecError(f"no journey named '{name_or_path}' under {pipelines_dir()}; "
+                    f"known journeys: {known or 'none'}", file=str(candidate))
+
+
+def load_all(home: Home, folder: Path | None = None) -> list[Journey]:
+    return [load_journey(p, variables=home.variables()) for p in journey_files(folder)]

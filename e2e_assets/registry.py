@@ -1,0 +1,90 @@
+"""The MLflow side: resolve ``models:/<name>@<alias>``, load the model, read its lineage.
+
+Aliases only (``champion``, ``challenger``); registry stages are deprecated and never used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from e2e_assets.errors import InfrastructureError, ModelResolutionError
+from e2e_assets.spec.model import MODEL_URI
+
+GOLDEN_DIGEST_TAG = "e2e.golden_digest"
+TRAINING_DIGEST_TAG = "e2e.training_digest"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    alias: str
+    version: str
+    run_id: str | None
+    source: str
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}"
+
+    @property
+    def version_uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def tag(self, key: str) -> str | None:
+        return dict(self.tags).get(key)
+
+
+def client_for(tracking_uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def resolve_model(tracking_uri: str, uri: str, alias: str | None = None) -> ResolvedModel:
+    """Resolve a model URI (optionally with another alias) to a concrete version."""
+    match = MODEL_URI.match(uri)
+    if match is None:
+        raise ModelResolutionError(f"expected 'models:/<name>@<alias>', got {uri!r}")
+    name, alias = match.group("name"), alias or match.group("alias")
+    client = client_for(tracking_uri)
+    try:
+        registered = client.get_registered_model(name)
+    except Exception as exc:
+        _raise_unreachable(exc, tracking_uri)
+        raise ModelResolutionError(
+            f"model '{name}' is not registered in MLflow at {tracking_uri} "
+            f"(`e2e-assets demo` bootstraps the reference models)") from exc
+    aliases = dict(getattr(registered, "aliases", {}) or {})
+    if alias not in aliases:
+        known = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
+        raise ModelResolutionError(f"model '{name}' has no alias '{alias}' in MLflow at "
+                                   f"{tracking_uri}; its aliases: {known}")
+    mv = client.get_model_version(name, str(aliases[alias]))
+    return ResolvedModel(name=name, alias=alias, version=str(mv.version), run_id=mv.run_id,
+                         source=str(mv.source), tags=tuple(sorted((mv.tags or {}).items())))
+
+
+def load_model(tracking_uri: str, resolved: ResolvedModel) -> Any:
+    """Load the exact version resolved (not the alias again: it may have moved since)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        flavors = mlflow.models.get_model_info(resolved.version_uri).flavors
+        if "sklearn" in flavors:
+            return mlflow.sklearn.load_model(resolved.version_uri)
+        return mlflow.pyfunc.load_model(resolved.version_uri)
+    except Exception as exc:
+        raise InfrastructureError(f"cannot load model {resolved.version_uri} "
+                                  f"({resolved.uri}): {exc}") from exc
+
+
+def _raise_unreachable(exc: Exception, tracking_uri: str) -> None:
+    if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+        return
+    text = str(exc)
+    raise InfrastructureError(f"cannot reach MLflow at {tracking_uri}: "
+                              f"{text.splitlines()[0] if text else type(exc).__name__}") from exc

