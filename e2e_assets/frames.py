@@ -16,11 +16,22 @@ def frame_digest(df: pd.DataFrame) -> str:
     Independent of the file format, so the same rows give the same digest whether they came
     from SQL, parquet or memory with the same dtypes.
     """
+    df = _canonical(df)
     h = hashlib.sha256()
     h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
     if len(df):
         h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return "sha256:" + h.hexdigest()
+
+
+def _canonical(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding only strings (and nulls) as the string dtype parquet gives back,
+    so a frame digests the same before and after the parquet hand-off between stages."""
+    strings = [c for c in df.columns if df[c].dtype == object
+               and pd.api.types.infer_dtype(df[c], skipna=True) in ("string", "empty")]
+    if not strings:
+        return df
+    return df.astype({c: pd.StringDtype(na_value=float("nan")) for c in strings})
 
 
 def file_digest(path: str | Path) -> str:

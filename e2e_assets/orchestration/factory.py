@@ -83,7 +83,7 @@ def _materialize(context: dg.AssetExecutionContext, journey: Journey, stage: str
                      sink_rows_written=written.rows_written,
                      sink_rows_replaced=written.rows_replaced)
     provenance = build_provenance(
-        journey=journey.name, stage=stage, run_id=context.run_id, folder=journey.folder,
+        journey=journey.name, stage=stage, run_id=context.run.run_id, folder=journey.folder,
         config_digest=journey.config_digest, seed=spec.seed, data_digest=frame_digest(out),
         input_digest=frame_digest(frame_in), rows_in=len(frame_in), rows_out=len(out),
         wall_time_s=wall, model=resolved)

@@ -142,7 +142,8 @@ def _spec_error(exc: ValidationError, file: Path,
     first_loc: tuple[str, ...] = ()
     for err in exc.errors():
         # Drop pydantic's union-member tags (e.g. 'sql') so paths read like the YAML.
-        loc = tuple(str(p) for p in err["loc"] if p not in ("sql", "parquet", "generator"))
+        loc = tuple(str(p) for p in err["loc"]
+                    if p not in ("sql", "parquet", "generator", "[key]"))
         first_loc = first_loc or loc
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see the journey spec reference)"

@@ -1,0 +1,105 @@
+"""Shared fixtures: a bootstrapped home (real MLflow on SQLite, real sources) and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+QUIET_ENV = {"DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
+             "MLFLOW_ENABLE_TELEMETRY": "false", "DAGSTER_DISABLE_TELEMETRY": "true"}
+os.environ.update(QUIET_ENV)
+for var in ("E2E_ASSETS_HOME", "E2E_DATABASE_URL", "MLFLOW_TRACKING_URI", "DAGSTER_HOME",
+            "E2E_PIPELINES_DIR"):
+    os.environ.pop(var, None)  # tests never touch the developer's own home
+PG_ADMIN_URL = os.environ.get("E2E_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _bootstrap(root: Path, env: dict[str, str] | None = None) -> None:
+    """Bootstrap both reference journeys through the real CLI into ``root``."""
+    proc = subprocess.run([sys.executable, "-m", "e2e_assets", "bootstrap"], cwd=REPO,
+                          env={**os.environ, "E2E_ASSETS_HOME": str(root), **(env or {})},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="session")
+def base_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with both reference journeys bootstrapped once per session. Do not write to it."""
+    root = tmp_path_factory.mktemp("base_home")
+    _bootstrap(root)
+    return root
+
+
+@pytest.fixture()
+def home(base_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the bootstrapped home (MLflow registry, sources, empty sinks).
+
+    Artifacts stay in the base home (their URIs are absolute); they are only read.
+    """
+    root = tmp_path / "home"
+    shutil.copytree(base_home, root, ignore=shutil.ignore_patterns("dagster", "storage",
+                                                                    "reports"))
+    monkeypatch.setenv("E2E_ASSETS_HOME", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster"))
+    monkeypatch.chdir(REPO)
+    return root
+
+
+def cli(*args: str, home: Path, env: dict[str, str] | None = None, cwd: Path = REPO,
+        timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real ``e2e-assets`` console script as a new user would."""
+    exe = Path(sys.executable).with_name("e2e-assets")
+    full_env = {**os.environ, "E2E_ASSETS_HOME": str(home), **(env or {})}
+    full_env.pop("DAGSTER_HOME", None)
+    return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _pg_reachable() -> str | None:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    problem = _pg_reachable()
+    if problem is not None:
+        message = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {problem}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{message}. CI must run the PostgreSQL tests, not skip them.")
+        pytest.skip(message)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture()
+def pg_database(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"e2e_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = pg_server.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

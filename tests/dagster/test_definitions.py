@@ -1,0 +1,49 @@
+"""The merged definitions: ten assets keyed [journey, stage], one group and one job per journey."""
+
+from __future__ import annotations
+
+import importlib
+
+import dagster as dg
+import pytest
+
+from e2e_assets.discovery import load_all
+from e2e_assets.errors import SpecError
+from e2e_assets.home import Home
+from e2e_assets.orchestration import build_definitions, build_journey_definitions
+from e2e_assets.spec import load_journey
+from tests.helpers import REPO, journey_variant
+
+STAGES = ["ingest", "features", "score", "decide", "deliver"]
+JOURNEYS = ["credit_approval", "loan_pricing"]
+
+
+def test_pipelines_definitions_module_has_the_ten_assets() -> None:
+    defs = importlib.import_module("pipelines.definitions").defs
+    keys = {k.path[0] + "/" + k.path[1] for k in defs.resolve_all_asset_keys()}
+    assert keys == {f"{j}/{s}" for j in JOURNEYS for s in STAGES}
+
+
+def test_groups_dependencies_and_jobs(tmp_path: object) -> None:
+    home = Home.from_env(str(tmp_path))
+    defs = build_definitions(load_all(home, REPO / "pipelines"), home)
+    graph = defs.resolve_asset_graph()
+    for journey in JOURNEYS:
+        for prev, stage in zip(STAGES, STAGES[1:], strict=False):
+            node = graph.get(dg.AssetKey([journey, stage]))
+            assert node.group_name == journey
+            assert node.parent_keys == {dg.AssetKey([journey, prev])}
+        assert defs.resolve_job_def(f"{journey}_journey") is not None
+    specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+    decide = specs[dg.AssetKey(["credit_approval", "decide"])]
+    assert decide.description.startswith("Approve / review / decline")  # stage docstring
+    assert decide.metadata["stage"] == "decide"
+
+
+def test_unimplemented_check_kind_fails_at_definition_time(tmp_path: object) -> None:
+    path = journey_variant(tmp_path, append="checks:\n  score:\n    - {kind: fairness}\n")
+    journey = load_journey(path, variables={"E2E_DATABASE_URL": "sqlite://"})
+    with pytest.raises(SpecError) as err:
+        build_journey_definitions(journey)
+    assert err.value.field == "checks.score.0.kind"
+    assert "'fairness' is not implemented" in str(err.value)

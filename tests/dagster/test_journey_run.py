@@ -1,0 +1,98 @@
+"""Real journey runs on a real Dagster instance (temp DAGSTER_HOME) and real MLflow (SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from e2e_assets.frames import frame_digest
+from e2e_assets.home import Home
+from e2e_assets.orchestration.run import instance_for, run_journey
+from e2e_assets.registry import client_for
+from e2e_assets.sinks import count_rows
+from e2e_assets.spec import load_journey
+from tests.helpers import REPO, journey_variant
+
+pytestmark = pytest.mark.slow
+
+
+def load(path: Path, home: Home) -> object:
+    return load_journey(path, variables=home.variables())
+
+
+def materialization(instance: dg.DagsterInstance, journey: str, stage: str) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey([journey, stage]))
+    assert event is not None and event.asset_materialization is not None
+    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
+@pytest.mark.parametrize("name", ["credit_approval", "loan_pricing"])
+def test_clean_run_materializes_every_stage_with_provenance(home: Path, name: str) -> None:
+    h = Home.from_env()
+    journey = load(REPO / "pipelines" / name / "journey.yaml", h)
+    run = run_journey(journey, h)
+    assert run.exit_code == 0, run.error
+    assert [s.status for s in run.stages] == ["materialized"] * 5
+    source_rows = run.stages[0].rows_out
+    assert source_rows and all(s.rows_out == source_rows for s in run.stages)
+    assert count_rows(h.database_url, journey.spec.sink.table) == source_rows
+
+    instance = instance_for(h)
+    mv = client_for(h.tracking_uri).get_model_version_by_alias(name, "champion")
+    for stage in ("ingest", "features", "score", "decide", "deliver"):
+        meta = materialization(instance, name, stage)
+        assert meta["dagster_run_id"] == run.run_id
+        assert meta["model_version"] == str(mv.version) and meta["model_run_id"] == mv.run_id
+        assert meta["config_digest"] == journey.config_digest
+        assert meta["seed"] == journey.spec.seed
+        assert meta["git_commit"] != "" and meta["package_version"] == "0.1.0"
+        stored = pd.read_parquet(h.storage / name / f"{stage}.parquet")
+        assert meta["data_digest"] == frame_digest(stored)
+        assert meta["rows_out"] == len(stored) and meta["wall_time_s"] >= 0
+    assert materialization(instance, name, "score")["golden_digest"] == mv.tags["e2e.golden_digest"]
+
+
+def test_rerun_does_not_duplicate_sink_rows(home: Path) -> None:
+    h = Home.from_env()
+    journey = load(REPO / "pipelines" / "credit_approval" / "journey.yaml", h)
+    first = run_journey(journey, h)
+    second = run_journey(journey, h)
+    assert first.exit_code == second.exit_code == 0
+    rows = first.stages[-1].rows_out
+    assert count_rows(h.database_url, "credit_decisions") == rows
+    meta = materialization(instance_for(h), "credit_approval", "deliver")
+    assert meta["sink_rows_replaced"] == rows and meta["dagster_run_id"] == second.run_id
+
+
+def test_raising_stage_fails_the_run_and_writes_nothing(home: Path, tmp_path: Path) -> None:
+    h = Home.from_env()
+    path = journey_variant(tmp_path, replace={
+        "function: decide": "function: 'tests.journeys.broken_stages:decide_raises'"})
+    run = run_journey(load(path, h), h)
+    assert run.exit_code == 1
+    assert [s.status for s in run.stages] == ["materialized", "materialized", "materialized",
+                                              "failed", "skipped"]
+    assert "stage 'decide'" in run.error and "policy table 'credit-policy-2'" in run.error
+    assert count_rows(h.database_url, "credit_decisions") == 0
+
+
+def test_other_alias_is_served_and_recorded(home: Path) -> None:
+    h = Home.from_env()
+    client = client_for(h.tracking_uri)
+    version = client.get_model_version_by_alias("credit_approval", "champion").version
+    client.set_registered_model_alias("credit_approval", "challenger", version)
+    journey = load(REPO / "pipelines" / "credit_approval" / "journey.yaml", h)
+    run = run_journey(journey, h, alias="challenger")
+    assert run.exit_code == 0 and run.model["alias"] == "challenger"
+    assert materialization(instance_for(h), "credit_approval", "score")["model_alias"] == "challenger"
+
+
+def test_missing_alias_is_a_config_error_before_running(home: Path) -> None:
+    h = Home.from_env()
+    journey = load(REPO / "pipelines" / "credit_approval" / "journey.yaml", h)
+    run = run_journey(journey, h, alias="nope")
+    assert run.exit_code == 2 and run.run_id is None
+    assert "has no alias 'nope'" in run.error and "champion -> v1" in run.error

@@ -1,0 +1,21 @@
+"""Helpers shared by the tests: variants of the reference journeys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def journey_variant(tmp_path: Path, name: str = "credit_approval", *,
+                    replace: dict[str, str] | None = None, append: str = "") -> Path:
+    """Copy a reference journey.yaml with text replacements; returns the new file's path."""
+    text = (REPO / "pipelines" / name / "journey.yaml").read_text()
+    for old, new in (replace or {}).items():
+        assert old in text, f"{old!r} not in {name}/journey.yaml"
+        text = text.replace(old, new)
+    folder = tmp_path / f"{name}_variant"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "journey.yaml"
+    path.write_text(text + append)
+    return path

@@ -1,0 +1,89 @@
+"""Digests, atomic parquet and the idempotent, all-or-nothing SQL sink (real SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from e2e_assets.errors import InfrastructureError
+from e2e_assets.frames import frame_digest, write_parquet_atomic
+from e2e_assets.sinks import count_rows, write_sink
+
+
+def frame(n: int = 5, offset: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({"request_id": [f"r{i + offset}" for i in range(n)],
+                         "decision": ["approve"] * n, "score": [i / 10 for i in range(n)]})
+
+
+def test_digest_is_stable_and_content_sensitive() -> None:
+    a = frame()
+    assert frame_digest(a) == frame_digest(a.copy())
+    b = a.copy()
+    b.loc[2, "score"] = 0.2000001
+    assert frame_digest(a) != frame_digest(b)
+    assert frame_digest(a) != frame_digest(a.rename(columns={"score": "p"}))
+    assert frame_digest(a) != frame_digest(a.astype({"score": "float32"}))
+    assert frame_digest(a.iloc[:0]).startswith("sha256:")
+
+
+def test_digest_survives_a_parquet_round_trip(tmp_path: Path) -> None:
+    a = frame()
+    path = write_parquet_atomic(a, tmp_path / "x" / "a.parquet")
+    assert frame_digest(pd.read_parquet(path)) == frame_digest(a)
+    assert [p.name for p in path.parent.iterdir()] == ["a.parquet"]  # no temp files left
+
+
+def test_failed_parquet_write_leaves_old_file(tmp_path: Path) -> None:
+    path = write_parquet_atomic(frame(), tmp_path / "a.parquet")
+    bad = pd.DataFrame({"x": [object()]})
+    with pytest.raises(Exception):
+        write_parquet_atomic(bad, path)
+    assert len(pd.read_parquet(path)) == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["a.parquet"]
+
+
+def test_sink_upsert_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    first = write_sink(frame(5), url, "decisions", "request_id")
+    assert (first.rows_written, first.rows_replaced) == (5, 0)
+    again = write_sink(frame(5), url, "decisions", "request_id")
+    assert (again.rows_written, again.rows_replaced) == (5, 5)
+    write_sink(frame(5, offset=3), url, "decisions", "request_id")
+    assert count_rows(url, "decisions") == 8
+
+
+def test_sink_refuses_duplicates_and_writes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    dup = pd.concat([frame(3), frame(1)])
+    with pytest.raises(InfrastructureError, match="appear more than once.*nothing was written"):
+        write_sink(dup, url, "decisions", "request_id")
+    assert count_rows(url, "decisions") == 0
+
+
+def test_sink_write_is_all_or_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    write_sink(frame(3), url, "decisions", "request_id")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a downstream constraint the batch will violate half-way
+        conn.execute(sa.text("CREATE TRIGGER no_r7 BEFORE INSERT ON decisions "
+                             "WHEN NEW.request_id = 'r7' BEGIN SELECT RAISE(ABORT, 'r7 refused'); END"))
+    with pytest.raises(InfrastructureError, match="nothing was written.*r7 refused"):
+        write_sink(frame(10), url, "decisions", "request_id")
+    with engine.connect() as conn:
+        ids = sorted(r[0] for r in conn.execute(sa.text("SELECT request_id FROM decisions")))
+    assert ids == ["r0", "r1", "r2"]  # the delete of r0-r2 was rolled back too
+
+
+def test_sink_schema_mismatch_names_the_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    write_sink(frame(2), url, "decisions", "request_id")
+    with pytest.raises(InfrastructureError, match=r"has no columns \['extra'\]"):
+        write_sink(frame(2).assign(extra=1), url, "decisions", "request_id")
+
+
+def test_sink_missing_key_column(tmp_path: Path) -> None:
+    with pytest.raises(InfrastructureError, match="sink key column 'id'"):
+        write_sink(frame(2), f"sqlite:///{tmp_path / 's.db'}", "decisions", "id")

@@ -1,0 +1,173 @@
+"""Journey spec: valid files load; every kind of bad spec fails with file, line, field, expectation."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from e2e_assets.errors import SpecError
+from e2e_assets.spec import load_journey
+
+REPO = Path(__file__).resolve().parents[2]
+VARS = {"E2E_DATABASE_URL": "sqlite:///:memory:", "E2E_ASSETS_HOME": "/tmp/e2e-home"}
+
+MINIMAL = """\
+journey: tiny
+module: pipelines.credit_approval.stages
+source:
+  kind: sql
+  url: ${E2E_DATABASE_URL}
+  table: credit_applications
+model:
+  uri: models:/credit_approval@champion
+stages:
+  features: {function: build_features}
+  score: {function: score}
+  decide: {function: decide}
+sink:
+  url: ${E2E_DATABASE_URL}
+  table: decisions
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "journey.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.mark.parametrize("name", ["credit_approval", "loan_pricing"])
+def test_reference_journeys_load(name: str) -> None:
+    journey = load_journey(REPO / "pipelines" / name / "journey.yaml", variables=VARS)
+    assert journey.name == name
+    assert set(journey.functions) >= {"features", "score", "decide", "deliver", "bootstrap"}
+    assert journey.spec.model.alias == "champion"
+    assert journey.config_digest == load_journey(
+        REPO / "pipelines" / name / "journey.yaml", variables=VARS).config_digest
+
+
+def test_minimal_spec_defaults(tmp_path: Path) -> None:
+    journey = load_journey(write(tmp_path, MINIMAL), variables=VARS)
+    spec = journey.spec
+    assert spec.request_id == "request_id" and spec.sink_key == "request_id"
+    assert spec.stages.ingest is None and spec.stages.deliver is None
+    assert spec.source.url == "sqlite:///:memory:"  # type: ignore[union-attr]
+    assert spec.checks == {}
+
+
+def test_config_digest_changes_with_content(tmp_path: Path) -> None:
+    a = load_journey(write(tmp_path, MINIMAL), variables=VARS).config_digest
+    b = load_journey(write(tmp_path, MINIMAL.replace("decisions", "other")),
+                     variables=VARS).config_digest
+    assert a != b
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("  table: decisions", "  table: [decisions"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.file == str(path)
+    assert err.value.line is not None and err.value.line >= 15
+    assert "malformed YAML" in str(err.value)
+
+
+def test_unknown_field_is_named_with_its_path_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("  table: decisions", "  table: decisions\n  tabel: x"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "sink.tabel"
+    assert err.value.line == 16
+    assert "unknown field" in str(err.value) and str(path) in str(err.value)
+
+
+def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("journey: tiny", "journey: tiny\nseed: many"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "seed"
+    assert "integer" in str(err.value) and "'many'" in str(err.value)
+
+
+def test_missing_required_stage(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("  decide: {function: decide}\n", ""))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "stages.decide"
+    assert "required field is missing" in str(err.value)
+
+
+def test_unknown_source_kind_lists_the_valid_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("kind: sql", "kind: kafka"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "source"
+    assert "'sql', 'parquet', 'generator'" in str(err.value)
+
+
+def test_missing_stage_function_lists_what_exists(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("function: decide", "function: decde"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "stages.decide.function"
+    assert err.value.line == 12
+    assert "no function 'decde'" in str(err.value) and "'decide'" in str(err.value)
+
+
+def test_unresolvable_module(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("pipelines.credit_approval.stages", "no_such.module"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "module"
+    assert "cannot import module 'no_such.module'" in str(err.value)
+
+
+def test_function_with_explicit_module(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("{function: decide}",
+                                           "{function: 'pipelines.loan_pricing.stages:decide'}"))
+    journey = load_journey(path, variables=VARS)
+    assert journey.functions["decide"].__module__ == "pipelines.loan_pricing.stages"
+
+
+def test_stage_model_uri_must_be_an_alias(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("@champion", "/Production"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "model.uri"
+    assert "aliases, not stages" in str(err.value)
+
+
+def test_unset_variable_without_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("E2E_NOT_SET", raising=False)
+    path = write(tmp_path, MINIMAL.replace("table: decisions", "table: ${E2E_NOT_SET}"))
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "sink.table"
+    assert "${E2E_NOT_SET} is not set" in str(err.value)
+
+
+def test_variable_default_and_environment_override(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, MINIMAL.replace("table: decisions", "table: ${E2E_SINK:-fallback}"))
+    assert load_journey(path, variables=VARS).spec.sink.table == "fallback"
+    monkeypatch.setenv("E2E_SINK", "from_env")
+    assert load_journey(path, variables=VARS).spec.sink.table == "from_env"
+
+
+def test_checks_have_a_place_and_unique_names(tmp_path: Path) -> None:
+    ok = MINIMAL + "checks:\n  score:\n    - {kind: drift, severity: warn, blocking: false}\n"
+    spec = load_journey(write(tmp_path, ok), variables=VARS).spec
+    assert spec.checks["score"][0].severity == "warn"
+    dupes = MINIMAL + "checks:\n  score:\n    - {kind: drift}\n    - {kind: drift}\n"
+    with pytest.raises(SpecError, match="unique names"):
+        load_journey(write(tmp_path, dupes), variables=VARS)
+    bad_stage = MINIMAL + "checks:\n  scoring:\n    - {kind: drift}\n"
+    with pytest.raises(SpecError) as err:
+        load_journey(write(tmp_path, bad_stage), variables=VARS)
+    assert err.value.field == "checks.scoring"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="not found"):
+        load_journey(tmp_path / "nope.yaml")
