@@ -1,0 +1,115 @@
+"""The real ``e2e-assets`` CLI as a subprocess: exit codes, messages, provenance read back."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from e2e_assets.frames import frame_digest
+from e2e_assets.home import Home
+from e2e_assets.registry import client_for
+from e2e_assets.sinks import count_rows
+from tests.conftest import cli
+from tests.helpers import journey_variant
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_records_model_version_and_digest_in_mlflow_and_event_log(home: Path) -> None:
+    proc = cli("run", "credit_approval", home=home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASSED" in proc.stdout and "report:" in proc.stdout
+    report = json.loads((home / "reports" / "credit_approval.json").read_text())
+    run = report["runs"][0]
+    assert report["exit_code"] == 0 and run["status"] == "passed"
+
+    h = Home.from_env(str(home))
+    mv = client_for(h.tracking_uri).get_model_version_by_alias("credit_approval", "champion")
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    records = instance.fetch_materializations(dg.AssetKey(["credit_approval", "score"]),
+                                              limit=1).records
+    meta = {k: getattr(v, "value", v)
+            for k, v in records[0].asset_materialization.metadata.items()}
+    assert meta["dagster_run_id"] == run["run_id"]
+    assert (meta["model_name"], meta["model_version"], meta["model_run_id"]) == (
+        "credit_approval", str(mv.version), mv.run_id)
+    stored = pd.read_parquet(home / "storage" / "credit_approval" / "score.parquet")
+    assert meta["data_digest"] == frame_digest(stored)
+    ingest = instance.fetch_materializations(dg.AssetKey(["credit_approval", "ingest"]),
+                                             limit=1).records[0].asset_materialization
+    assert ingest.metadata["source"].value.startswith("sql sqlite:///")
+    assert count_rows(h.database_url, "credit_decisions") == meta["rows_out"]
+
+
+def test_validate_valid_and_offline(home: Path) -> None:
+    proc = cli("validate", "pipelines/loan_pricing/journey.yaml", home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "valid journey 'loan_pricing'" in proc.stdout
+
+
+def test_validate_malformed_yaml_exits_2_naming_file_and_line(home: Path, tmp_path: Path) -> None:
+    path = journey_variant(tmp_path, replace={"  table: credit_decisions":
+                                              "  table: [credit_decisions"})
+    proc = cli("validate", str(path), "--offline", home=home)
+    assert proc.returncode == 2
+    assert str(path) in proc.stderr and "malformed YAML" in proc.stderr
+
+
+def test_unknown_field_exits_2_naming_field(home: Path, tmp_path: Path) -> None:
+    path = journey_variant(tmp_path, replace={"request_id: request_id": "requestid: request_id"})
+    for command in (["validate", str(path)], ["run", str(path)]):
+        proc = cli(*command, home=home)
+        assert proc.returncode == 2, command
+        assert "at 'requestid': unknown field" in proc.stderr
+
+
+def test_unknown_model_exits_2(home: Path, tmp_path: Path) -> None:
+    path = journey_variant(tmp_path, replace={"models:/credit_approval@champion":
+                                              "models:/credit_approvl@champion"})
+    proc = cli("validate", str(path), home=home)
+    assert proc.returncode == 2
+    assert "model 'credit_approvl' is not registered" in proc.stderr
+
+
+def test_missing_alias_exits_2_and_runs_nothing(home: Path) -> None:
+    proc = cli("run", "credit_approval", "--alias", "challenger", home=home)
+    assert proc.returncode == 2
+    assert "has no alias 'challenger'" in proc.stdout and "champion -> v1" in proc.stdout
+    assert count_rows(Home.from_env(str(home)).database_url, "credit_decisions") == 0
+
+
+def test_unreachable_database_exits_2(home: Path) -> None:
+    proc = cli("run", "credit_approval", home=home,
+               env={"E2E_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none"})
+    assert proc.returncode == 2
+    assert "cannot reach the database for the source of journey 'credit_approval'" in proc.stdout
+    assert "127.0.0.1:1" in proc.stdout
+
+
+def test_stage_raising_exits_1_naming_stage_and_writes_no_rows(home: Path, tmp_path: Path) -> None:
+    path = journey_variant(tmp_path, replace={
+        "function: deliver": "function: 'tests.journeys.broken_stages:deliver_raises'"})
+    proc = cli("run", str(path), home=home)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "stage 'deliver' of journey 'credit_approval' failed" in proc.stdout
+    assert "origination system rejected the batch" in proc.stdout
+    assert count_rows(Home.from_env(str(home)).database_url, "credit_decisions") == 0
+
+
+def test_unknown_journey_name_lists_known_ones(home: Path) -> None:
+    proc = cli("run", "credit", home=home)
+    assert proc.returncode == 2
+    assert "no journey named 'credit'" in proc.stderr and "credit_approval" in proc.stderr
+
+
+def test_home_env_var_moves_everything(home: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    proc = cli("run", "loan_pricing", home=other)
+    assert proc.returncode == 2  # nothing bootstrapped there: says so, writes no report of runs
+    assert "loan_applications.parquet" in proc.stdout
+    assert not os.path.exists(home / "reports" / "loan_pricing.json")
