@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ from e2e_assets.registry import (
     GOLDEN_DIGEST_TAG,
     TRAINING_DIGEST_TAG,
     ResolvedModel,
-    client_for,
     resolve_model,
+    tracking,
 )
 from e2e_assets.sources import parquet_path, read_source
 from e2e_assets.spec import Journey
@@ -63,8 +64,21 @@ class BootstrapContext:
         from mlflow.models import infer_signature
 
         spec = self.journey.spec
-        mlflow.set_tracking_uri(self.home.tracking_uri)
-        mlflow.set_registry_uri(self.home.tracking_uri)
+        with tracking(self.home.tracking_uri), warnings.catch_warnings():
+            # MLflow hints that int columns cannot hold NaN; the training frame is logged as is.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
+                                    category=UserWarning)
+            return self._register(model, training=training, model_input=model_input,
+                                  golden_requests=golden_requests, params=params,
+                                  metrics=metrics)
+
+    def _register(self, model: Any, *, training: pd.DataFrame, model_input: pd.DataFrame,
+                  golden_requests: pd.DataFrame, params: dict[str, Any] | None,
+                  metrics: dict[str, float] | None) -> ResolvedModel:
+        import mlflow
+        from mlflow.models import infer_signature
+
+        spec = self.journey.spec
         experiment_id = _experiment(self.home, f"e2e-assets/{spec.journey}")
         predictions = _predict(model, model_input.head(200))
         signature = infer_signature(model_input, predictions)
@@ -94,7 +108,7 @@ class BootstrapContext:
                                    tags={GOLDEN_DIGEST_TAG: golden_digest,
                                          TRAINING_DIGEST_TAG: training_digest,
                                          "e2e.journey": spec.journey})
-        client = client_for(self.home.tracking_uri)
+        client = mlflow.MlflowClient()
         client.set_registered_model_alias(spec.model.name, spec.model.alias, mv.version)
         return resolve_model(self.home.tracking_uri, spec.model.uri)
 

@@ -23,7 +23,8 @@ from e2e_assets.spec import Journey, load_journey
 
 # No library phones home from a test tool.
 _QUIET_ENV = {"DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
-              "MLFLOW_ENABLE_TELEMETRY": "false", "DAGSTER_DISABLE_TELEMETRY": "true"}
+              "MLFLOW_ENABLE_TELEMETRY": "false", "DAGSTER_DISABLE_TELEMETRY": "true",
+              "MLFLOW_LOGGING_LEVEL": "WARNING"}
 
 
 def _setup() -> None:

@@ -5,6 +5,9 @@ Aliases only (``champion``, ``challenger``); registry stages are deprecated and 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,17 +69,41 @@ def resolve_model(tracking_uri: str, uri: str, alias: str | None = None) -> Reso
                          source=str(mv.source), tags=tuple(sorted((mv.tags or {}).items())))
 
 
+@contextmanager
+def tracking(tracking_uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API at ``tracking_uri`` for a block, then restore what was set.
+
+    ``mlflow.set_tracking_uri`` also writes MLFLOW_TRACKING_URI to the environment, which would
+    leak into everything that runs later in the process (and its subprocesses).
+    """
+    import mlflow
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def load_model(tracking_uri: str, resolved: ResolvedModel) -> Any:
     """Load the exact version resolved (not the alias again: it may have moved since)."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     try:
-        flavors = mlflow.models.get_model_info(resolved.version_uri).flavors
-        if "sklearn" in flavors:
-            return mlflow.sklearn.load_model(resolved.version_uri)
-        return mlflow.pyfunc.load_model(resolved.version_uri)
+        with tracking(tracking_uri):
+            flavors = mlflow.models.get_model_info(resolved.version_uri).flavors
+            if "sklearn" in flavors:
+                return mlflow.sklearn.load_model(resolved.version_uri)
+            return mlflow.pyfunc.load_model(resolved.version_uri)
     except Exception as exc:
         raise InfrastructureError(f"cannot load model {resolved.version_uri} "
                                   f"({resolved.uri}): {exc}") from exc

@@ -15,10 +15,10 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from e2e_assets.errors import SpecError
 from e2e_assets.spec.model import STAGES, JourneySpec
@@ -67,7 +67,7 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     try:
         spec = JourneySpec.model_validate(data)
     except ValidationError as exc:
-        raise _spec_error(exc, file, lines) from exc
+        raise _spec_error(exc, file, lines, data) from exc
     digest = hashlib.sha256(
         json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
     functions = resolve_functions(spec, file, lines) if resolve else {}
@@ -136,8 +136,8 @@ def _interpolate(value: Any, env: Mapping[str, str], loc: tuple[str, ...], file:
     return _VAR.sub(substitute, value)
 
 
-def _spec_error(exc: ValidationError, file: Path,
-                lines: Mapping[tuple[str, ...], int]) -> SpecError:
+def _spec_error(exc: ValidationError, file: Path, lines: Mapping[tuple[str, ...], int],
+                data: Any) -> SpecError:
     problems = []
     first_loc: tuple[str, ...] = ()
     for err in exc.errors():
@@ -146,7 +146,9 @@ def _spec_error(exc: ValidationError, file: Path,
                     if p not in ("sql", "parquet", "generator", "[key]"))
         first_loc = first_loc or loc
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see the journey spec reference)"
+            allowed = _allowed_fields(loc[:-1], data)
+            msg = "unknown field" + (f"; expected one of: {', '.join(allowed)}" if allowed
+                                     else "")
         elif err["type"] == "missing":
             msg = "required field is missing"
         else:
@@ -156,6 +158,36 @@ def _spec_error(exc: ValidationError, file: Path,
         f"{len(problems)} problems:\n  " + "\n  ".join(problems))
     return SpecError(message, file=str(file), field=".".join(first_loc) or None,
                      line=_line_for(first_loc, lines))
+
+
+def _allowed_fields(loc: tuple[str, ...], data: Any) -> list[str]:
+    """Field names of the spec model at ``loc`` (following the data through unions)."""
+    model: Any = JourneySpec
+    for part in loc:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        field_info = model.model_fields.get(part) if isinstance(model, type) and issubclass(
+            model, BaseModel) else None
+        if field_info is None:
+            if part.isdigit() or model is not JourneySpec:
+                continue  # list index or dict key: same model below
+            return []
+        candidates = _models_in(field_info.annotation)
+        kind = data.get("kind") if isinstance(data, dict) else None
+        matching = [m for m in candidates if kind is None or "kind" not in m.model_fields
+                    or kind in get_args(m.model_fields["kind"].annotation)]
+        if not matching:
+            return []
+        model = matching[0]
+    return list(model.model_fields) if isinstance(model, type) else []
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:

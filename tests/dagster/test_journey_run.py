@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -53,6 +54,8 @@ def test_clean_run_materializes_every_stage_with_provenance(home: Path, name: st
         assert meta["data_digest"] == frame_digest(stored)
         assert meta["rows_out"] == len(stored) and meta["wall_time_s"] >= 0
     assert materialization(instance, name, "score")["golden_digest"] == mv.tags["e2e.golden_digest"]
+    # Loading the model must not leave MLflow's global tracking URI behind in the environment.
+    assert "MLFLOW_TRACKING_URI" not in os.environ
 
 
 def test_rerun_does_not_duplicate_sink_rows(home: Path) -> None:

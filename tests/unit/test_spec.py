@@ -79,7 +79,8 @@ def test_unknown_field_is_named_with_its_path_and_line(tmp_path: Path) -> None:
         load_journey(path, variables=VARS)
     assert err.value.field == "sink.tabel"
     assert err.value.line == 16
-    assert "unknown field" in str(err.value) and str(path) in str(err.value)
+    assert "unknown field; expected one of: kind, url, table, key" in str(err.value)
+    assert str(path) in str(err.value)
 
 
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
