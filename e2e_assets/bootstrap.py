@@ -8,8 +8,6 @@ artifacts with digests, the version tagged and given the spec's alias.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import pandas as pd
 from e2e_assets.db import engine_for, masked
 from e2e_assets.errors import E2EAssetsError, InfrastructureError, StageError
 from e2e_assets.frames import frame_digest, write_parquet_atomic
+from e2e_assets.golden import ARTIFACT_PATH, write_golden
 from e2e_assets.home import Home
 from e2e_assets.registry import (
     GOLDEN_DIGEST_TAG,
@@ -33,8 +32,6 @@ from e2e_assets.sources import parquet_path, read_source
 from e2e_assets.spec import Journey
 from e2e_assets.spec.model import ParquetSource, SqlSource
 from e2e_assets.stages import run_through
-
-GOLDEN_STAGES = ("ingest", "features", "score", "decide")
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,8 @@ class BootstrapContext:
         experiment_id = _experiment(self.home, f"e2e-assets/{spec.journey}")
         predictions = _predict(model, model_input.head(200))
         signature = infer_signature(model_input, predictions)
-        golden = run_through(self.journey, golden_requests, model=model, until="decide")
+        golden = {"requests": golden_requests,
+                  **run_through(self.journey, golden_requests, model=model, until="deliver")}
         training_digest = frame_digest(training)
         with mlflow.start_run(experiment_id=experiment_id,
                               run_name=f"bootstrap-{spec.journey}") as run:
@@ -98,8 +96,8 @@ class BootstrapContext:
             with tempfile.TemporaryDirectory() as tmp:
                 write_parquet_atomic(training, Path(tmp) / "training.parquet")
                 mlflow.log_artifact(str(Path(tmp) / "training.parquet"), artifact_path="data")
-                golden_digest = _write_golden(golden, Path(tmp) / "golden")
-                mlflow.log_artifacts(str(Path(tmp) / "golden"), artifact_path="golden")
+                golden_digest = write_golden(golden, Path(tmp) / "golden")
+                mlflow.log_artifacts(str(Path(tmp) / "golden"), artifact_path=ARTIFACT_PATH)
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=model_input.head(5),
                 skops_trusted_types=list(spec.model.trusted_types) or None)
@@ -161,16 +159,3 @@ def _predict(model: Any, x: pd.DataFrame) -> Any:
     if hasattr(model, "predict_proba"):
         return model.predict_proba(x)[:, 1]
     return model.predict(x)
-
-
-def _write_golden(outputs: dict[str, pd.DataFrame] | Any, folder: Path) -> str:
-    """Write one parquet per stage plus a manifest; the digest covers the manifest."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for stage in GOLDEN_STAGES:
-        write_parquet_atomic(outputs[stage], folder / f"{stage}.parquet")
-        files[stage] = {"file": f"{stage}.parquet", "rows": len(outputs[stage]),
-                        "digest": frame_digest(outputs[stage])}
-    manifest = json.dumps({"stages": files}, sort_keys=True, indent=2)
-    (folder / "manifest.json").write_text(manifest)
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()

@@ -113,6 +113,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return max(r.exit_code for r in runs)
 
 
+def cmd_suggest_suite(args: argparse.Namespace) -> int:
+    import json
+
+    from e2e_assets.checks.suggest import suggest_suite
+    from e2e_assets.registry import load_model, resolve_model
+    from e2e_assets.results import write_json_atomic
+    from e2e_assets.sources import read_source
+    from e2e_assets.spec import STAGES
+    from e2e_assets.stages import run_through
+
+    home = Home.from_env()
+    journey = _load(args.journey, home)
+    if args.stage not in ("source", *STAGES):
+        raise E2EAssetsError(f"unknown stage '{args.stage}'; expected 'source' or one of "
+                             f"{list(STAGES)}")
+    stored = home.storage / journey.name / f"{args.stage}.parquet"
+    if args.stage == "source":
+        sample, origin = read_source(journey), "the source"
+    elif stored.is_file():
+        import pandas as pd
+
+        sample, origin = pd.read_parquet(stored), str(stored)
+    else:
+        _say(f"[{journey.name}] no stored {args.stage} output; running the stages in memory ...")
+        model = load_model(home.tracking_uri, resolve_model(home.tracking_uri,
+                                                            journey.spec.model.uri))
+        sample = run_through(journey, read_source(journey), model=model, until=args.stage)[
+            args.stage]
+        origin = "the source run through the champion"
+    suite = suggest_suite(sample, name=f"{journey.name}.{args.stage}",
+                          id_column=journey.spec.request_id, sensitive=journey.spec.sensitive)
+    out = Path(args.out) if args.out else (journey.project_root / "expectations" /
+                                           journey.name / f"{args.stage}.json")
+    if args.out == "-":
+        print(json.dumps(suite, indent=2))
+        return EXIT_OK
+    if out.exists() and not args.force:
+        raise E2EAssetsError(f"{out} exists; pass --force to overwrite or --out to write "
+                             f"elsewhere (--out - prints it)")
+    write_json_atomic(suite, out)
+    print(f"drafted {len(suite['expectations'])} expectations from {len(sample)} rows of "
+          f"{origin} -> {out} (review every bound before relying on it)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="e2e-assets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -132,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("journeys", nargs="*", help="journey names (default: all)")
     p.add_argument("--force", action="store_true", help="retrain and re-register even if present")
     p.set_defaults(fn=cmd_bootstrap)
+    p = sub.add_parser("suggest-suite", help="draft a GX suite for a stage from a reference sample")
+    p.add_argument("journey", help="journey name or journey.yaml path")
+    p.add_argument("stage", help="'source' or a stage: ingest, features, score, decide, deliver")
+    p.add_argument("--out", help="where to write (default expectations/<journey>/<stage>.json; "
+                   "'-' prints)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing suite")
+    p.set_defaults(fn=cmd_suggest_suite)
     return parser
 
 

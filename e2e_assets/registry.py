@@ -78,8 +78,10 @@ def tracking(tracking_uri: str) -> Iterator[None]:
     """
     import mlflow
 
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
+                                             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")}
     previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # no tqdm bars in a library
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
@@ -115,3 +117,26 @@ def _raise_unreachable(exc: Exception, tracking_uri: str) -> None:
     text = str(exc)
     raise InfrastructureError(f"cannot reach MLflow at {tracking_uri}: "
                               f"{text.splitlines()[0] if text else type(exc).__name__}") from exc
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """One column of a model's MLflow input signature."""
+
+    name: str
+    type: str  # MLflow DataType name: double, long, integer, string, boolean, ...
+    required: bool
+
+
+def input_schema(tracking_uri: str, resolved: ResolvedModel) -> tuple[InputColumn, ...]:
+    """The input signature logged with the exact model version ('' types if none logged)."""
+    import mlflow
+
+    with tracking(tracking_uri):
+        info = mlflow.models.get_model_info(resolved.version_uri)
+    if info.signature is None or info.signature.inputs is None:
+        raise ModelResolutionError(f"{resolved.version_uri} was logged without a signature; "
+                                   f"log it with one so its input contract can be checked")
+    return tuple(InputColumn(name=str(col.name), type=str(getattr(col.type, "name", col.type)),
+                             required=bool(getattr(col, "required", True)))
+                 for col in info.signature.inputs.inputs)

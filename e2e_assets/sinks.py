@@ -103,3 +103,17 @@ def count_rows(url: str, table: str) -> int:
             return 0
         return int(conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar()
                    or 0)
+
+
+def sink_ids(url: str, table: str, key: str, ids: list[object] | tuple[object, ...] | object
+             ) -> list[object]:
+    """Which of ``ids`` are present in the sink table (read back after a write)."""
+    wanted = [i.item() if isinstance(i, np.generic) else i for i in list(ids)]  # type: ignore[call-overload]
+    found: list[object] = []
+    with engine_for(url).connect() as conn:
+        target = sa.Table(table, sa.MetaData(), autoload_with=conn)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            found += [r[0] for r in conn.execute(
+                sa.select(target.c[key]).where(target.c[key].in_(chunk)))]
+    return found

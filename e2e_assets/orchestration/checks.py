@@ -1,31 +1,58 @@
-"""Asset checks attached to stages, built from the spec's ``checks:`` section.
+"""Stage checks in Dagster: specs declared on the stage asset, results mapped from the core.
 
-Each check kind has one builder, ``build_<kind>_checks(journey, stage, spec)``, registered in
-:data:`CHECK_BUILDERS`. A kind the spec allows but no builder implements yet fails at definition
-time, naming the field, rather than being silently skipped.
+Gating checks run inside the stage asset (see ``factory.py``): input checks before the stage
+function, output checks after it and before the hand-off (parquet for the next stage, or the
+sink at ``deliver``). A failed blocking check of severity ``error`` means the stage yields no
+output: downstream stages do not run and nothing reaches the sink (fail closed).
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
-from e2e_assets.errors import SpecError
-from e2e_assets.spec import CheckSpec, Journey
-
-CheckBuilder = Callable[[Journey, str, CheckSpec], list[dg.AssetChecksDefinition]]
-CHECK_BUILDERS: dict[str, CheckBuilder] = {}
+from e2e_assets.checks.base import get_kind
+from e2e_assets.checks.runner import EvaluatedCheck
+from e2e_assets.spec import Journey
 
 
-def build_stage_checks(journey: Journey) -> list[dg.AssetChecksDefinition]:
-    out: list[dg.AssetChecksDefinition] = []
-    for stage, checks in journey.spec.checks.items():
-        for i, check in enumerate(checks):
-            builder = CHECK_BUILDERS.get(check.kind)
-            if builder is None:
-                raise SpecError(f"check kind '{check.kind}' is not implemented yet; available: "
-                                f"{sorted(CHECK_BUILDERS) or 'none'}", file=str(journey.path),
-                                field=f"checks.{stage}.{i}.kind")
-            out.extend(builder(journey, stage, check))
-    return out
+def build_stage_check_specs(journey: Journey, stage: str) -> list[dg.AssetCheckSpec]:
+    """One ``AssetCheckSpec`` per configured check of ``stage`` (blocking as configured)."""
+    key = dg.AssetKey([journey.name, stage])
+    specs = []
+    for check in journey.spec.checks.get(stage, []):  # type: ignore[call-overload]
+        kind = get_kind(check.kind)
+        description = check.description or f"{kind.description} [{check.severity}" + (
+            ", blocking]" if check.blocking else "]")
+        specs.append(dg.AssetCheckSpec(name=check.check_name, asset=key, blocking=check.blocking,
+                                       description=description,
+                                       metadata={"kind": check.kind,
+                                                 "severity": check.severity}))
+    return specs
+
+
+def to_check_result(journey: Journey, evaluated: EvaluatedCheck,
+                    provenance: Mapping[str, Any]) -> dg.AssetCheckResult:
+    result = evaluated.result
+    metadata: dict[str, Any] = {"summary": result.summary, "kind": evaluated.kind,
+                                **{k: _value(v) for k, v in result.metadata.items()},
+                                **{f"provenance/{k}": v for k, v in provenance.items()}}
+    if result.samples:
+        metadata["failing_samples"] = dg.MetadataValue.json(_jsonable(list(result.samples)))
+    severity = (dg.AssetCheckSeverity.WARN if evaluated.severity == "warn"
+                else dg.AssetCheckSeverity.ERROR)
+    return dg.AssetCheckResult(asset_key=dg.AssetKey([journey.name, evaluated.stage]),
+                               check_name=evaluated.name, passed=result.passed,
+                               severity=severity, metadata=metadata,
+                               description=result.summary[:1000])
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v if v is not None else "none"
+    return dg.MetadataValue.json(_jsonable(v))
+
+
+def _jsonable(v: Any) -> Any:
+    return json.loads(json.dumps(v, default=str))

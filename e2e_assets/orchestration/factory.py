@@ -7,7 +7,7 @@ handed between stages as parquet by :class:`ParquetIOManager`.
 
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -17,16 +17,19 @@ import pandas as pd
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
-from e2e_assets.orchestration.checks import build_stage_checks
+from e2e_assets.checks.base import StageCheckContext, get_kind
+from e2e_assets.checks.runner import configured, evaluate_one, evaluate_phase
+from e2e_assets.orchestration.checks import build_stage_check_specs, to_check_result
 from e2e_assets.orchestration.resources import (
     ALIAS_TAG,
     IO_MANAGER_KEY,
     MlflowResource,
     ParquetIOManager,
+    StageStore,
 )
 from e2e_assets.provenance import build_provenance
 from e2e_assets.registry import ResolvedModel
-from e2e_assets.sinks import write_sink
+from e2e_assets.sinks import sink_ids, write_sink
 from e2e_assets.sources import describe_source, read_source
 from e2e_assets.spec import STAGES, Journey
 from e2e_assets.stages import run_stage
@@ -51,7 +54,8 @@ def _description(journey: Journey, stage: str) -> str:
 
 
 def _materialize(context: dg.AssetExecutionContext, journey: Journey, stage: str,
-                 upstream: pd.DataFrame | None, mlflow: MlflowResource) -> dg.Output[Any]:
+                 upstream: pd.DataFrame | None, mlflow: MlflowResource,
+                 store: StageStore) -> Iterator[Any]:
     spec = journey.spec
     alias = context.run.tags.get(ALIAS_TAG)
     extra: dict[str, Any] = {}
@@ -74,24 +78,46 @@ def _materialize(context: dg.AssetExecutionContext, journey: Journey, stage: str
         except E2EAssetsError as exc:
             resolved = None
             extra["model_resolution"] = f"unavailable: {exc}"
+    ctx = StageCheckContext(journey=journey, stage=stage, input=frame_in, model=model_obj,
+                            resolved_model=resolved, tracking_uri=mlflow.tracking_uri,
+                            read_stage=lambda s: store.read(journey.name, s))
+    short = {"journey": journey.name, "dagster_run_id": context.run.run_id,
+             "config_digest": journey.config_digest, "input_digest": frame_digest(frame_in),
+             "model_version": resolved.version if resolved else "none"}
+    evaluated = evaluate_phase(ctx, "input")
+    if any(e.blocks for e in evaluated):  # fail closed before the stage runs
+        yield from (to_check_result(journey, e, short) for e in evaluated)
+        return
     started = perf_counter()
     out = run_stage(journey, stage, frame_in, model=model_obj)
     wall = perf_counter() - started
+    ctx.output = out
+    short["data_digest"] = frame_digest(out)
+    evaluated += evaluate_phase(ctx, "output")
+    if any(e.blocks for e in evaluated):  # no hand-off: nothing downstream, nothing in the sink
+        yield from (to_check_result(journey, e, short) for e in evaluated)
+        return
     if stage == "deliver":
         written = write_sink(out, spec.sink.url, spec.sink.table, spec.sink_key)
         extra.update(sink_table=written.table, sink_url=written.url,
                      sink_rows_written=written.rows_written,
                      sink_rows_replaced=written.rows_replaced)
+        ctx.sink_ids = lambda ids: sink_ids(spec.sink.url, spec.sink.table, spec.sink_key, ids)
+        evaluated = [evaluate_one(ctx, i, c) if get_kind(c.kind).uses_sink else e
+                     for e, (i, c) in zip(evaluated, configured(journey, stage), strict=True)]
     provenance = build_provenance(
         journey=journey.name, stage=stage, run_id=context.run.run_id, folder=journey.folder,
-        config_digest=journey.config_digest, seed=spec.seed, data_digest=frame_digest(out),
-        input_digest=frame_digest(frame_in), rows_in=len(frame_in), rows_out=len(out),
+        config_digest=journey.config_digest, seed=spec.seed, data_digest=short["data_digest"],
+        input_digest=short["input_digest"], rows_in=len(frame_in), rows_out=len(out),
         wall_time_s=wall, model=resolved)
     schema = dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in out.dtypes.items()])
     metadata = {**provenance.as_dict(), **extra, "dagster/row_count": len(out),
                 "dagster/column_schema": schema,
+                "checks_passed": sum(e.result.passed for e in evaluated),
+                "checks_failed": sum(not e.result.passed for e in evaluated),
                 "preview": dg.MetadataValue.md(out.head(5).to_markdown(index=False))}
-    return dg.Output(out, metadata=metadata)
+    yield dg.Output(out, metadata=metadata)
+    yield from (to_check_result(journey, e, short) for e in evaluated)
 
 
 def build_journey_assets(journey: Journey) -> list[dg.AssetsDefinition]:
@@ -100,6 +126,7 @@ def build_journey_assets(journey: Journey) -> list[dg.AssetsDefinition]:
     for index, stage in enumerate(STAGES):
         common: dict[str, Any] = dict(
             key=[journey.name, stage], group_name=journey.name, io_manager_key=IO_MANAGER_KEY,
+            check_specs=build_stage_check_specs(journey, stage), output_required=False,
             description=_description(journey, stage), kinds={"pandas"},
             metadata={"journey": journey.name, "stage": stage,
                       "journey_file": dg.MetadataValue.path(str(journey.path))},
@@ -113,8 +140,9 @@ def build_journey_assets(journey: Journey) -> list[dg.AssetsDefinition]:
 
 def _source_asset(journey: Journey, stage: str, common: dict[str, Any]) -> dg.AssetsDefinition:
     @dg.asset(**common)
-    def _asset(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.Output[Any]:
-        return _materialize(context, journey, stage, None, mlflow)
+    def _asset(context: dg.AssetExecutionContext, mlflow: MlflowResource,
+               e2e_store: StageStore) -> Iterator[Any]:
+        yield from _materialize(context, journey, stage, None, mlflow, e2e_store)
 
     return _asset
 
@@ -123,14 +151,15 @@ def _stage_asset(journey: Journey, stage: str, previous: str,
                  common: dict[str, Any]) -> dg.AssetsDefinition:
     @dg.asset(ins={"upstream": dg.AssetIn(key=[journey.name, previous])}, **common)
     def _asset(context: dg.AssetExecutionContext, mlflow: MlflowResource,
-               upstream: pd.DataFrame) -> dg.Output[Any]:
-        return _materialize(context, journey, stage, upstream, mlflow)
+               e2e_store: StageStore, upstream: pd.DataFrame) -> Iterator[Any]:
+        yield from _materialize(context, journey, stage, upstream, mlflow, e2e_store)
 
     return _asset
 
 
 def default_resources(home: Home) -> dict[str, Any]:
     return {"mlflow": MlflowResource(tracking_uri=home.tracking_uri),
+            "e2e_store": StageStore(base_dir=str(home.storage)),
             IO_MANAGER_KEY: ParquetIOManager(base_dir=str(home.storage))}
 
 
@@ -139,8 +168,7 @@ def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> 
     job = dg.define_asset_job(journey_job_name(journey),
                               selection=dg.AssetSelection.groups(journey.name),
                               description=journey.spec.description or None)
-    return dg.Definitions(assets=build_journey_assets(journey),
-                          asset_checks=build_stage_checks(journey), jobs=[job],
+    return dg.Definitions(assets=build_journey_assets(journey), jobs=[job],
                           resources=default_resources(home) if home else None)
 
 

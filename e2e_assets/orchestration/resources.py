@@ -9,6 +9,7 @@ import pandas as pd
 
 from e2e_assets.frames import write_parquet_atomic
 from e2e_assets.registry import ResolvedModel, load_model, resolve_model
+from e2e_assets.storage import read_stage, stage_path
 
 IO_MANAGER_KEY = "e2e_parquet_io_manager"
 ALIAS_TAG = "e2e/model_alias"
@@ -26,13 +27,22 @@ class MlflowResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return load_model(self.tracking_uri, resolved)
 
 
+class StageStore(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Read access to stored stage outputs, for checks that compare stages (reconcile)."""
+
+    base_dir: str
+
+    def read(self, journey: str, stage: str) -> pd.DataFrame:
+        return read_stage(self.base_dir, journey, stage)
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):  # type: ignore[type-arg]
     """Stores each stage's frame at ``<base_dir>/<journey>/<stage>.parquet`` (atomic rename)."""
 
     base_dir: str
 
     def _path(self, key: dg.AssetKey) -> Path:
-        return Path(self.base_dir, *key.path).with_suffix(".parquet")
+        return stage_path(self.base_dir, key.path)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         path = write_parquet_atomic(obj, self._path(context.asset_key))

@@ -25,7 +25,7 @@ _OUR_ERRORS = {"StageError": "stage", "SpecError": "config", "InfrastructureErro
                "ModelResolutionError": "config"}
 
 # Headless runs report through the summary table; the event log keeps the full detail.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def preflight(journey: Journey, home: Home, alias: str | None = None) -> dict[str, str]:
@@ -68,6 +68,8 @@ def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float)
         meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
         by_stage[mat.asset_key.path[-1]] = meta
     failed_steps = {e.step_key for e in result.get_step_failure_events()}
+    checks = tuple(_outcome(e) for e in result.get_asset_check_evaluations())
+    blocked = {c.stage for c in checks if not c.passed and c.blocking and c.severity == "error"}
     stages = []
     for stage in STAGES:
         meta = by_stage.get(stage)
@@ -77,8 +79,8 @@ def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float)
                                       meta.get("data_digest")))
         else:
             failed = any(k.endswith(f"__{stage}") for k in failed_steps)
-            stages.append(StageResult(stage, "failed" if failed else "skipped"))
-    checks = tuple(_outcome(e) for e in result.get_asset_check_evaluations())
+            status = "blocked" if stage in blocked else "failed" if failed else "skipped"
+            stages.append(StageResult(stage, status))
     error, kind = _first_error(result)
     return JourneyRun(journey=journey.name, run_id=result.run_id, stages=tuple(stages),
                       checks=checks, error=error, error_kind=kind, model=model,
@@ -99,6 +101,8 @@ def _first_error(result: Any) -> tuple[str | None, str | None]:
         while error is not None:
             chain.append(error)
             error = error.cause
+        if any(e.cls_name == "DagsterAssetCheckFailedError" for e in chain):
+            continue  # a blocking check stopped the step: reported as a check, not an error
         ours = [e for e in chain if e.cls_name in _OUR_ERRORS]
         root = ours[-1] if ours else chain[-1]
         kind = _OUR_ERRORS.get(root.cls_name, "stage")

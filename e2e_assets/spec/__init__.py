@@ -2,7 +2,6 @@
 
 from e2e_assets.spec.loader import Journey, load_journey
 from e2e_assets.spec.model import (
-    CHECK_KINDS,
     STAGES,
     CheckSpec,
     JourneySpec,
@@ -11,5 +10,5 @@ from e2e_assets.spec.model import (
     StageSpec,
 )
 
-__all__ = ["CHECK_KINDS", "STAGES", "CheckSpec", "Journey", "JourneySpec", "ModelSpec",
+__all__ = ["STAGES", "CheckSpec", "Journey", "JourneySpec", "ModelSpec",
            "SinkSpec", "StageSpec", "load_journey"]

@@ -43,6 +43,18 @@ class Journey:
     def folder(self) -> Path:
         return self.path.parent
 
+    @property
+    def project_root(self) -> Path:
+        """The nearest folder above the journey holding ``expectations/``, else the cwd."""
+        for parent in self.path.parents:
+            if (parent / "expectations").is_dir():
+                return parent
+        return Path.cwd()
+
+    def check_options(self, stage: str, index: int) -> Any:
+        """The parsed options of check ``index`` on ``stage``."""
+        return _check_options(self.spec, stage, index)
+
 
 def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None,
                  resolve: bool = True) -> Journey:
@@ -71,7 +83,50 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     digest = hashlib.sha256(
         json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
     functions = resolve_functions(spec, file, lines) if resolve else {}
-    return Journey(spec=spec, path=file.resolve(), config_digest=digest, functions=functions)
+    journey = Journey(spec=spec, path=file.resolve(), config_digest=digest, functions=functions)
+    _validate_checks(journey, lines)
+    return journey
+
+
+def _check_options(spec: JourneySpec, stage: str, index: int) -> Any:
+    from e2e_assets.checks import get_kind
+
+    check = spec.checks[stage][index]  # type: ignore[index]
+    return get_kind(check.kind).options.model_validate(check.options)
+
+
+def _validate_checks(journey: Journey, lines: Mapping[tuple[str, ...], int]) -> None:
+    """Every check: a registered kind, allowed on its stage, with valid options (and suite)."""
+    from e2e_assets.checks import REGISTRY, get_kind
+
+    file = str(journey.path)
+    for stage, checks in journey.spec.checks.items():
+        for i, check in enumerate(checks):
+            loc = ("checks", stage, str(i))
+            try:
+                kind = get_kind(check.kind)
+            except KeyError:
+                raise SpecError(f"unknown check kind '{check.kind}'; expected one of "
+                                f"{sorted(REGISTRY)}", file=file, field=".".join((*loc, "kind")),
+                                line=_line_for((*loc, "kind"), lines)) from None
+            if stage not in kind.stages:
+                raise SpecError(f"check kind '{check.kind}' cannot attach to stage '{stage}'; "
+                                f"it attaches to {list(kind.stages)}", file=file,
+                                field=".".join(loc), line=_line_for(loc, lines))
+            try:
+                options = kind.options.model_validate(check.options)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                sub = tuple(str(p) for p in err["loc"])
+                msg = ("unknown option" if err["type"] == "extra_forbidden" else err["msg"])
+                raise SpecError(f"{msg}; options of '{check.kind}': "
+                                f"{', '.join(kind.options.model_fields)}", file=file,
+                                field=".".join((*loc, "options", *sub)),
+                                line=_line_for((*loc, "options", *sub), lines)) from exc
+            if check.kind == "expectations":
+                from e2e_assets.checks.expectations import load_suite, suite_path_for
+
+                load_suite(suite_path_for(journey, stage, options))
 
 
 def resolve_functions(spec: JourneySpec, file: Path,

@@ -10,7 +10,7 @@ import pytest
 from e2e_assets.discovery import load_all
 from e2e_assets.errors import SpecError
 from e2e_assets.home import Home
-from e2e_assets.orchestration import build_definitions, build_journey_definitions
+from e2e_assets.orchestration import build_definitions
 from e2e_assets.spec import load_journey
 from tests.helpers import REPO, journey_variant
 
@@ -40,10 +40,22 @@ def test_groups_dependencies_and_jobs(tmp_path: object) -> None:
     assert decide.metadata["stage"] == "decide"
 
 
-def test_unimplemented_check_kind_fails_at_definition_time(tmp_path: object) -> None:
-    path = journey_variant(tmp_path, append="checks:\n  score:\n    - {kind: fairness}\n")
-    journey = load_journey(path, variables={"E2E_DATABASE_URL": "sqlite://"})
+def test_stage_assets_declare_their_checks(tmp_path: object) -> None:
+    home = Home.from_env(str(tmp_path))
+    defs = build_definitions(load_all(home, REPO / "pipelines"), home)
+    keys = {(k.asset_key.to_user_string(), k.name) for k in
+            defs.resolve_asset_graph().asset_check_keys}
+    assert ("credit_approval/score", "signature_contract") in keys
+    assert ("credit_approval/deliver", "reconcile") in keys
+    assert ("loan_pricing/decide", "pricing_policy") in keys
+    node = defs.resolve_assets_def(dg.AssetKey(["credit_approval", "score"]))
+    specs = {s.name: s for s in node.check_specs}
+    assert specs["signature_contract"].blocking is True
+    assert specs["score_sanity"].blocking is False
+
+
+def test_unknown_check_kind_fails_before_definitions(tmp_path: object) -> None:
+    path = journey_variant(tmp_path, append="    - {kind: fairnes}\n")  # onto deliver
     with pytest.raises(SpecError) as err:
-        build_journey_definitions(journey)
-    assert err.value.field == "checks.score.0.kind"
-    assert "'fairness' is not implemented" in str(err.value)
+        load_journey(path, variables={"E2E_DATABASE_URL": "sqlite://"})
+    assert "unknown check kind 'fairnes'" in str(err.value)

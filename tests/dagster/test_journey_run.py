@@ -13,6 +13,7 @@ from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
 from e2e_assets.orchestration.run import instance_for, run_journey
 from e2e_assets.registry import client_for
+from e2e_assets.results import render_table
 from e2e_assets.sinks import count_rows
 from e2e_assets.spec import load_journey
 from tests.helpers import REPO, journey_variant
@@ -35,7 +36,7 @@ def test_clean_run_materializes_every_stage_with_provenance(home: Path, name: st
     h = Home.from_env()
     journey = load(REPO / "pipelines" / name / "journey.yaml", h)
     run = run_journey(journey, h)
-    assert run.exit_code == 0, run.error
+    assert run.exit_code == 0, render_table(run)
     assert [s.status for s in run.stages] == ["materialized"] * 5
     source_rows = run.stages[0].rows_out
     assert source_rows and all(s.rows_out == source_rows for s in run.stages)

@@ -157,16 +157,57 @@ def test_variable_default_and_environment_override(tmp_path: Path,
 
 
 def test_checks_have_a_place_and_unique_names(tmp_path: Path) -> None:
-    ok = MINIMAL + "checks:\n  score:\n    - {kind: drift, severity: warn, blocking: false}\n"
-    spec = load_journey(write(tmp_path, ok), variables=VARS).spec
+    rules = "{kind: rules, severity: warn, blocking: false, options: {rules: [{name: a, expr: 'x > 0'}]}}"
+    spec = load_journey(write(tmp_path, MINIMAL + f"checks:\n  score:\n    - {rules}\n"),
+                        variables=VARS).spec
     assert spec.checks["score"][0].severity == "warn"
-    dupes = MINIMAL + "checks:\n  score:\n    - {kind: drift}\n    - {kind: drift}\n"
+    dupes = MINIMAL + "checks:\n  decide:\n    - {kind: reconcile}\n    - {kind: reconcile}\n"
     with pytest.raises(SpecError, match="unique names"):
         load_journey(write(tmp_path, dupes), variables=VARS)
-    bad_stage = MINIMAL + "checks:\n  scoring:\n    - {kind: drift}\n"
+    bad_stage = MINIMAL + "checks:\n  scoring:\n    - {kind: reconcile}\n"
     with pytest.raises(SpecError) as err:
         load_journey(write(tmp_path, bad_stage), variables=VARS)
     assert err.value.field == "checks.scoring"
+
+
+def test_unknown_check_kind_lists_registered_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "checks:\n  score:\n    - {kind: fairnes}\n")
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "checks.score.0.kind" and err.value.line == 18
+    assert "unknown check kind 'fairnes'" in str(err.value) and "'rules'" in str(err.value)
+
+
+def test_check_kind_on_a_stage_it_cannot_attach_to(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "checks:\n  features:\n    - {kind: reconcile}\n")
+    with pytest.raises(SpecError, match="cannot attach to stage 'features'"):
+        load_journey(path, variables=VARS)
+
+
+def test_bad_check_option_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "checks:\n  score:\n    - kind: golden\n"
+                 "      options: {mode: fuzzy}\n")
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "checks.score.0.options.mode"
+    assert "'exact', 'tolerance' or 'statistical'" in str(err.value)
+
+
+def test_bad_rule_expression_fails_at_load_with_position(tmp_path: Path) -> None:
+    rule = "{name: r, expr: \"decision == 'approve' implies income.real > 0\"}"
+    path = write(tmp_path, MINIMAL + f"checks:\n  decide:\n    - kind: rules\n"
+                 f"      options: {{rules: [{rule}]}}\n")
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "checks.decide.0.options.rules.0.expr"
+    assert "attribute access not allowed in rules at column 31" in str(err.value)
+
+
+def test_missing_expectation_suite_fails_at_load(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "checks:\n  score:\n    - kind: expectations\n"
+                 "      options: {suite: expectations/none/nothing.json}\n")
+    with pytest.raises(SpecError, match="expectation suite not found"):
+        load_journey(path, variables=VARS)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -1,0 +1,14 @@
+"""Stage checks: pure functions over frames, registered by kind (see :mod:`.base`)."""
+
+from e2e_assets.checks.base import (
+    REGISTRY,
+    CheckKind,
+    CheckResult,
+    Options,
+    StageCheckContext,
+    get_kind,
+    register,
+)
+
+__all__ = ["REGISTRY", "CheckKind", "CheckResult", "Options", "StageCheckContext", "get_kind",
+           "register"]

@@ -1,0 +1,10 @@
+"""Importing this module registers every built-in check kind."""
+
+from e2e_assets.checks import (  # noqa: F401
+    contract,
+    expectations,
+    golden,
+    reconcile,
+    reproducibility,
+    rules,
+)

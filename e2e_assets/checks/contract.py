@@ -1,0 +1,126 @@
+"""Contracts: the model's input matches its MLflow signature (at ``score``, before the model runs);
+a stage's output matches what its downstream consumer declared (at ``deliver``, before hand-off).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.registry import InputColumn, input_schema
+
+# dtype kinds accepted for each contract type (MLflow DataType names included).
+_KINDS = {"float": "f", "double": "f", "number": "fiu", "integer": "iu", "long": "iu",
+          "string": "OUT", "boolean": "b", "datetime": "M"}
+
+
+class ColumnContract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["float", "number", "integer", "string", "boolean", "datetime"]
+    nullable: bool = False
+    allowed: list[Any] | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class ContractOptions(Options):
+    # 'signature': the model input (score's input) against the served version's signature;
+    # 'columns': this stage's output against the declared contract below.
+    against: Literal["signature", "columns"] = "columns"
+    columns: dict[str, ColumnContract] = {}
+    allow_extra: bool = True
+
+
+def _kind_ok(series: pd.Series, type_name: str) -> bool:
+    kinds = _KINDS.get(type_name)
+    if kinds is None:
+        return True  # a type we do not map: presence and nulls are still checked
+    if kinds == "OUT":
+        return series.dtype == object or isinstance(series.dtype, pd.StringDtype)
+    return series.dtype.kind in kinds
+
+
+def check_signature_columns(df: pd.DataFrame, schema: tuple[InputColumn, ...],
+                            ignore: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """One row per problem: column, expected, found."""
+    problems = []
+    for col in schema:
+        if col.name not in df.columns:
+            problems.append({"column": col.name, "expected": f"{col.type}"
+                             f"{' (required)' if col.required else ''}", "found": "missing"})
+            continue
+        s = df[col.name]
+        if not _kind_ok(s, col.type):
+            problems.append({"column": col.name, "expected": col.type, "found": str(s.dtype)})
+        nulls = int(s.isna().sum())
+        if col.required and nulls:
+            problems.append({"column": col.name, "expected": f"{col.type} without nulls",
+                             "found": f"{nulls} nulls ({nulls / max(len(s), 1):.1%})"})
+    known = {c.name for c in schema} | set(ignore)
+    for extra in [c for c in df.columns if c not in known]:
+        problems.append({"column": str(extra), "expected": "not in the signature",
+                         "found": str(df[extra].dtype), "severity": "info"})
+    return problems
+
+
+def check_declared_columns(df: pd.DataFrame, columns: dict[str, ColumnContract],
+                           allow_extra: bool) -> list[dict[str, Any]]:
+    problems = []
+    for name, spec in columns.items():
+        if name not in df.columns:
+            problems.append({"column": name, "expected": spec.type, "found": "missing"})
+            continue
+        s = df[name]
+        if not _kind_ok(s, spec.type):
+            problems.append({"column": name, "expected": spec.type, "found": str(s.dtype)})
+            continue
+        nulls = int(s.isna().sum())
+        if nulls and not spec.nullable:
+            problems.append({"column": name, "expected": "no nulls", "found": f"{nulls} nulls"})
+        values = s.dropna()
+        if spec.allowed is not None:
+            bad = sorted(set(values) - set(spec.allowed), key=str)
+            if bad:
+                problems.append({"column": name, "expected": f"one of {spec.allowed}",
+                                 "found": f"{len(bad)} other values, e.g. {bad[:3]}"})
+        if spec.min is not None and len(values) and values.min() < spec.min:
+            problems.append({"column": name, "expected": f">= {spec.min}",
+                             "found": f"min {values.min()}"})
+        if spec.max is not None and len(values) and values.max() > spec.max:
+            problems.append({"column": name, "expected": f"<= {spec.max}",
+                             "found": f"max {values.max()}"})
+    if not allow_extra:
+        for extra in [c for c in df.columns if c not in columns]:
+            problems.append({"column": str(extra), "expected": "not in the contract",
+                             "found": str(df[extra].dtype)})
+    return problems
+
+
+def _contract_phase(stage: str, options: ContractOptions) -> str:
+    return "input" if options.against == "signature" else "output"
+
+
+@register("contract", options=ContractOptions, phase=_contract_phase)
+def check_contract(ctx: StageCheckContext, options: ContractOptions) -> CheckResult:
+    """The frame matches its contract: the model signature, or the declared downstream columns."""
+    if options.against == "signature":
+        assert ctx.input is not None and ctx.resolved_model is not None and ctx.tracking_uri
+        schema = input_schema(ctx.tracking_uri, ctx.resolved_model)
+        problems = check_signature_columns(ctx.input, schema, ignore=(ctx.request_id,))
+        what = (f"model input vs signature of {ctx.resolved_model.name} "
+                f"v{ctx.resolved_model.version}")
+    else:
+        assert ctx.output is not None
+        problems = check_declared_columns(ctx.output, options.columns, options.allow_extra)
+        what = f"'{ctx.stage}' output vs its declared contract"
+    errors = [p for p in problems if p.get("severity") != "info"]
+    meta = {"contract": options.against, "problems": problems}
+    if errors:
+        detail = "; ".join(f"{p['column']}: expected {p['expected']}, found {p['found']}"
+                           for p in errors[:4])
+        more = f" (+{len(errors) - 4} more)" if len(errors) > 4 else ""
+        return CheckResult(False, f"{what}: {detail}{more}", meta)
+    return CheckResult(True, f"{what}: all columns match", meta)

@@ -1,0 +1,168 @@
+"""Great Expectations (GX Core 1.x) suites as checks: a thin adapter, no dagster-ge.
+
+A suite is JSON in ``expectations/<journey>/<stage>.json`` (GX's own suite format:
+``{"name": ..., "expectations": [{"type": ..., "kwargs": {...}}]}``). It is validated in an
+ephemeral GX context against the stage's DataFrame, or, with ``target: source_table`` /
+``sink_table``, against the SQL table itself through GX's SQL datasource (the rows stay in the
+database). A data failure is a result; a broken suite file is a SpecError naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from e2e_assets.checks.base import MASK, CheckResult, Options, StageCheckContext, register
+from e2e_assets.errors import SpecError
+from e2e_assets.spec import Journey
+from e2e_assets.spec.model import SqlSource
+
+
+class ExpectationsOptions(Options):
+    suite: str | None = None  # default: expectations/<journey>/<stage>.json
+    target: Literal["frame", "source_table", "sink_table"] = "frame"
+
+
+def suite_path_for(journey: Journey, stage: str, options: ExpectationsOptions) -> Path:
+    """``options.suite`` (relative to the project root), else the conventional location."""
+    root = journey.project_root
+    if options.suite:
+        path = Path(options.suite)
+        return path if path.is_absolute() else root / path
+    return root / "expectations" / journey.name / f"{stage}.json"
+
+
+def load_suite(path: Path) -> dict[str, Any]:
+    """Read and shape-check a suite file; SpecError names the file and what is wrong."""
+    if not path.is_file():
+        raise SpecError("expectation suite not found (write one, or draft it with "
+                        "`e2e-assets suggest-suite <journey> <stage>`)", file=str(path))
+    try:
+        suite = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"malformed JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise SpecError("expected an object with an 'expectations' list", file=str(path))
+    for i, exp in enumerate(suite["expectations"]):
+        if not isinstance(exp, dict) or "type" not in exp or not isinstance(
+                exp.get("kwargs", {}), dict):
+            raise SpecError("each expectation needs 'type' and a 'kwargs' object",
+                            file=str(path), field=f"expectations.{i}")
+    return suite
+
+
+def _context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(), analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False))
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _suite(suite: dict[str, Any], path: Path) -> Any:
+    import great_expectations as gx
+
+    try:
+        return gx.ExpectationSuite(name=suite.get("name", path.stem),
+                                   expectations=[{"type": e["type"], "kwargs": e.get("kwargs", {}),
+                                                  "meta": e.get("meta", {})}
+                                                 for e in suite["expectations"]])
+    except Exception as exc:
+        raise SpecError(f"GX rejected the suite: {exc}", file=str(path)) from exc
+
+
+def _result_format(id_column: str) -> dict[str, Any]:
+    return {"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
+            "partial_unexpected_count": 5, "return_unexpected_index_query": False}
+
+
+def validate_frame(df: pd.DataFrame, suite: dict[str, Any], path: Path, *, id_column: str,
+                   sensitive: tuple[str, ...] = (), sample_size: int = 5) -> CheckResult:
+    ctx = _context()
+    asset = ctx.data_sources.add_pandas("pandas").add_dataframe_asset("frame")
+    batch = asset.add_batch_definition_whole_dataframe("batch").get_batch(
+        batch_parameters={"dataframe": df})
+    result = batch.validate(_suite(suite, path), result_format=_result_format(id_column))
+    return summarize(result, path, sensitive, sample_size)
+
+
+def validate_table(url: str, table: str, suite: dict[str, Any], path: Path, *, id_column: str,
+                   sensitive: tuple[str, ...] = (), sample_size: int = 5) -> CheckResult:
+    ctx = _context()
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    add = {"sqlite": ctx.data_sources.add_sqlite,
+           "postgresql": ctx.data_sources.add_postgres}.get(backend, ctx.data_sources.add_sql)
+    source = add("sql", connection_string=url)
+    asset = source.add_table_asset(name=table, table_name=table)
+    batch = asset.add_batch_definition_whole_table("batch").get_batch()
+    result = batch.validate(_suite(suite, path), result_format=_result_format(id_column))
+    return summarize(result, path, sensitive, sample_size, where=f"table {table}")
+
+
+def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: int,
+              where: str = "frame") -> CheckResult:
+    """Per-expectation table and failing request ids (sensitive values masked)."""
+    rows, samples = [], []
+    for r in result.results:
+        d = r.to_json_dict()
+        cfg, res = d["expectation_config"], d.get("result") or {}
+        column = cfg["kwargs"].get("column")
+        raised = (d.get("exception_info") or {}).get("raised_exception")
+        rows.append({"expectation": cfg["type"], "column": column, "success": d["success"],
+                     "observed_value": _short(res.get("observed_value")),
+                     "unexpected_count": res.get("unexpected_count"),
+                     "unexpected_percent": res.get("unexpected_percent"),
+                     "error": (d.get("exception_info") or {}).get("exception_message")
+                     if raised else None})
+        if not d["success"]:
+            for item in (res.get("unexpected_index_list") or [])[:sample_size]:
+                if isinstance(item, dict):
+                    samples.append({"expectation": cfg["type"], **{
+                        k: (MASK if k in sensitive else v) for k, v in item.items()}})
+    failed = [r for r in rows if not r["success"]]
+    meta = {"suite": str(path), "validated": where, "expectations": rows,
+            "evaluated": len(rows), "failed": len(failed)}
+    if failed:
+        detail = "; ".join(
+            f"{r['expectation']}({r['column'] or ''})"
+            + (f" {r['unexpected_percent']:.1f}% unexpected" if r["unexpected_percent"] else "")
+            + (f" error: {r['error']}" if r["error"] else "") for r in failed[:3])
+        more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
+        return CheckResult(False, f"{len(failed)} of {len(rows)} expectations failed on "
+                           f"{where}: {detail}{more}", meta, tuple(samples))
+    return CheckResult(True, f"{len(rows)} expectations met on {where}", meta)
+
+
+def _short(value: Any) -> Any:
+    text = json.dumps(value, default=str)
+    return value if len(text) <= 200 else text[:197] + "..."
+
+
+@register("expectations", options=ExpectationsOptions)
+def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> CheckResult:
+    """The stage's data meets its GX expectation suite."""
+    path = suite_path_for(ctx.journey, ctx.stage, options)
+    suite = load_suite(path)
+    spec = ctx.journey.spec
+    common = {"id_column": ctx.request_id, "sensitive": spec.sensitive,
+              "sample_size": options.sample_size}
+    if options.target == "source_table":
+        if not isinstance(spec.source, SqlSource) or spec.source.table is None:
+            raise SpecError("target 'source_table' needs a SQL source with a table",
+                            file=str(ctx.journey.path), field="source")
+        return validate_table(spec.source.url, spec.source.table, suite, path, **common)
+    if options.target == "sink_table":
+        return validate_table(spec.sink.url, spec.sink.table, suite, path, **common)
+    assert ctx.output is not None
+    return validate_frame(ctx.output, suite, path, **common)

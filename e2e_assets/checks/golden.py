@@ -1,0 +1,68 @@
+"""Golden regression: the golden requests through the current journey, compared stage by stage.
+
+At stage S the golden input of S (what S received when the golden set was made) goes through
+the current stage function (and, at ``score``, the served model); the result is compared with
+the golden output of S. A diverging stage is therefore named precisely: a changed feature
+function fails at ``features``, a different model at ``score``, a policy change at ``decide``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.compare import compare_frames, compare_statistically
+from e2e_assets.golden import GoldenError, load_golden
+from e2e_assets.stages import run_stage
+
+
+class Tolerance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    abs: float = Field(default=0.0, ge=0)
+    rel: float = Field(default=0.0, ge=0)
+
+
+class GoldenOptions(Options):
+    # exact: every value equal; tolerance: floats within abs + rel*|expected|, others exact;
+    # statistical: agreement rate / distribution test, for stochastic outputs.
+    mode: Literal["exact", "tolerance", "statistical"] = "tolerance"
+    abs_tolerance: float = Field(default=1e-9, ge=0)
+    rel_tolerance: float = Field(default=1e-9, ge=0)
+    columns: dict[str, Tolerance] = {}
+    ignore: list[str] = []
+    statistical_columns: list[str] = []
+    min_agreement: float = Field(default=0.99, ge=0, le=1)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+
+
+@register("golden", options=GoldenOptions)
+def check_golden(ctx: StageCheckContext, options: GoldenOptions) -> CheckResult:
+    """The golden requests still produce the golden outputs at this stage."""
+    if ctx.resolved_model is None or ctx.tracking_uri is None:
+        return CheckResult(False, "no model version resolved: cannot pick its golden set")
+    try:
+        golden = load_golden(ctx.tracking_uri, ctx.resolved_model)
+    except GoldenError as exc:
+        return CheckResult(False, str(exc), {"model_version": ctx.resolved_model.version})
+    actual = run_stage(ctx.journey, ctx.stage, golden.input_for(ctx.stage), model=ctx.model)
+    expected = golden.frames[ctx.stage]
+    columns = [c for c in expected.columns if c not in options.ignore]
+    meta = {"golden_digest": golden.digest, "golden_rows": len(expected), "mode": options.mode,
+            "model_version": golden.model_version}
+    if options.mode == "statistical":
+        result = compare_statistically(expected, actual, key=ctx.request_id,
+                                       columns=options.statistical_columns or
+                                       [c for c in columns if c != ctx.request_id],
+                                       min_agreement=options.min_agreement, alpha=options.alpha)
+    else:
+        exact = options.mode == "exact"
+        result = compare_frames(
+            expected, actual, key=ctx.request_id, columns=columns,
+            default_abs=0.0 if exact else options.abs_tolerance,
+            default_rel=0.0 if exact else options.rel_tolerance,
+            tolerances={} if exact else {c: (t.abs, t.rel) for c, t in options.columns.items()},
+            sample_size=options.sample_size)
+    summary = (f"golden set ({len(expected)} requests) at '{ctx.stage}': {result.summary}")
+    return CheckResult(result.passed, summary, {**meta, **result.metadata}, result.samples)

@@ -1,0 +1,52 @@
+"""Reconciliation: every ingested request is delivered exactly once, and lands in the sink."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+
+
+class ReconcileOptions(Options):
+    against: str = "ingest"  # the stage whose request ids are the truth
+
+
+def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
+                  in_sink: Sequence[Any] | None = None, sample_size: int = 5) -> CheckResult:
+    """Counts of lost, duplicated and unexpected ids (and missing from the sink), with samples."""
+    exp = pd.Series(list(expected), dtype=object)
+    got = pd.Series(list(delivered), dtype=object)
+    counts = got.value_counts()
+    expected_set = set(exp)
+    lost = sorted(expected_set - set(got), key=str)
+    duplicated = sorted(counts[counts > 1].index, key=str)
+    unexpected = sorted(set(got) - expected_set, key=str)
+    not_in_sink = sorted(set(got) - set(in_sink), key=str) if in_sink is not None else []
+    metadata = {"expected": len(expected_set), "delivered": len(got),
+                "lost": len(lost), "duplicated": len(duplicated),
+                "unexpected": len(unexpected), "missing_in_sink": len(not_in_sink),
+                "lost_sample": lost[:sample_size], "duplicated_sample": duplicated[:sample_size],
+                "unexpected_sample": unexpected[:sample_size],
+                "missing_in_sink_sample": not_in_sink[:sample_size]}
+    problems = [f"{n} {what}" for n, what in ((len(lost), "lost"),
+                                              (len(duplicated), "duplicated"),
+                                              (len(unexpected), "unexpected"),
+                                              (len(not_in_sink), "missing in the sink")) if n]
+    passed = not problems
+    summary = (f"{len(expected_set)} requests, each delivered exactly once" if passed else
+               f"{', '.join(problems)} of {len(expected_set)} requests (e.g. "
+               f"{(lost or duplicated or unexpected or not_in_sink)[:3]})")
+    return CheckResult(passed=passed, summary=summary, metadata=metadata)
+
+
+@register("reconcile", options=ReconcileOptions, stages=("decide", "deliver"), uses_sink=True)
+def check_reconcile(ctx: StageCheckContext, options: ReconcileOptions) -> CheckResult:
+    """Every ingested request id appears exactly once here (and in the sink after deliver)."""
+    assert ctx.output is not None and ctx.read_stage is not None
+    expected = ctx.read_stage(options.against)[ctx.request_id].tolist()
+    delivered = ctx.output[ctx.request_id].tolist()
+    in_sink = ctx.sink_ids(delivered) if ctx.sink_ids is not None else None
+    return reconcile_ids(expected, delivered, in_sink, options.sample_size)

@@ -1,0 +1,84 @@
+"""Golden sets: fixed requests plus what the champion's journey made of them, stage by stage.
+
+Written at registration as MLflow artifacts (``golden/<stage>.parquet`` + ``manifest.json``);
+the manifest's sha256 is the golden digest, tagged on the model version. Loading verifies the
+digest and every file's content digest: an edited or stale golden set fails loudly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from e2e_assets.errors import E2EAssetsError
+from e2e_assets.frames import frame_digest, write_parquet_atomic
+from e2e_assets.registry import GOLDEN_DIGEST_TAG, ResolvedModel, tracking
+
+GOLDEN_FRAMES = ("requests", "ingest", "features", "score", "decide", "deliver")
+ARTIFACT_PATH = "golden"
+
+
+class GoldenError(E2EAssetsError):
+    """The golden set is missing, or does not match its recorded digest."""
+
+
+@dataclass(frozen=True)
+class GoldenSet:
+    digest: str
+    frames: Mapping[str, pd.DataFrame]
+    model_version: str
+
+    def input_for(self, stage: str) -> pd.DataFrame:
+        """What ``stage`` received in the golden run (ingest received the raw requests)."""
+        return self.frames[GOLDEN_FRAMES[GOLDEN_FRAMES.index(stage) - 1]]
+
+
+def write_golden(frames: Mapping[str, pd.DataFrame], folder: Path) -> str:
+    """One parquet per frame plus a manifest of content digests; returns the golden digest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name in GOLDEN_FRAMES:
+        write_parquet_atomic(frames[name], folder / f"{name}.parquet")
+        files[name] = {"file": f"{name}.parquet", "rows": len(frames[name]),
+                       "digest": frame_digest(frames[name])}
+    manifest = json.dumps({"frames": files}, sort_keys=True, indent=2)
+    (folder / "manifest.json").write_text(manifest)
+    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def load_golden(tracking_uri: str, model: ResolvedModel) -> GoldenSet:
+    """Download and verify the golden set of ``model``'s version."""
+    expected = model.tag(GOLDEN_DIGEST_TAG)
+    if not expected or not model.run_id:
+        raise GoldenError(f"model {model.name} v{model.version} has no golden set (tag "
+                          f"{GOLDEN_DIGEST_TAG} missing); register it with one")
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp, tracking(tracking_uri):
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(
+                run_id=model.run_id, artifact_path=ARTIFACT_PATH, dst_path=tmp))
+        except Exception as exc:
+            raise GoldenError(f"golden set of {model.name} v{model.version} cannot be read "
+                              f"from run {model.run_id}: {exc}") from exc
+        raw = (local / "manifest.json").read_bytes()
+        found = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if found != expected:
+            raise GoldenError(f"golden digest mismatch for {model.name} v{model.version}: "
+                              f"registered {expected[:19]}..., artifact has {found[:19]}... "
+                              f"(the golden set was edited or replaced)")
+        manifest = json.loads(raw)["frames"]
+        frames = {}
+        for name in GOLDEN_FRAMES:
+            df = pd.read_parquet(local / manifest[name]["file"])
+            if frame_digest(df) != manifest[name]["digest"]:
+                raise GoldenError(f"golden digest mismatch for {model.name} v{model.version}: "
+                                  f"'{name}.parquet' content does not match its manifest digest")
+            frames[name] = df
+    return GoldenSet(digest=expected, frames=frames, model_version=model.version)
