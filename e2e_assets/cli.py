@@ -78,9 +78,16 @@ def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
         _say(f"[{result.journey}] {result.reason}")
 
 
-def _run_and_print(journey: Journey, home: Home, alias: str | None) -> JourneyRun:
+def _run_and_print(journey: Journey, home: Home, alias: str | None,
+                   faults: Sequence[str] = ()) -> JourneyRun:
     from e2e_assets.orchestration.run import run_journey
 
+    if faults:
+        from e2e_assets.faults import parse_fault, with_faults
+
+        parsed = [parse_fault(f) for f in faults]
+        journey = with_faults(journey, parsed)
+        _say(f"[{journey.name}] INJECTING faults: {', '.join(f.describe() for f in parsed)}")
     _say(f"[{journey.name}] running ingest -> features -> score -> decide -> deliver ...")
     run = run_journey(journey, home, alias=alias)
     print(render_table(run), flush=True)
@@ -92,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     home = Home.from_env()
     journey = _load(args.journey, home)
-    run = _run_and_print(journey, home, args.alias)
+    run = _run_and_print(journey, home, args.alias, args.fault or ())
     report = write_report([run], Path(args.report).parent if args.report else home.reports,
                           Path(args.report).stem if args.report else journey.name)
     print(f"report: {report}")
@@ -168,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("journey", help="journey name (folder under pipelines/) or journey.yaml path")
     p.add_argument("--alias", help="serve this model alias instead of the spec's (e.g. challenger)")
     p.add_argument("--report", help="write the JSON report here (default: <home>/reports/)")
+    p.add_argument("--fault", action="append", metavar="ID[:STAGE[:COLUMN]]",
+                   help="inject a production fault (see FAULTS.md), e.g. null_burst:features:age")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("validate", help="validate a journey spec (exit 0 valid, 2 invalid)")
     p.add_argument("journey", help="journey.yaml path or journey name")

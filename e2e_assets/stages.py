@@ -22,6 +22,10 @@ def run_stage(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = No
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     stage_spec = journey.spec.stages.get(stage)
+    if journey.faults:
+        from e2e_assets.faults import apply_to_model
+
+        model = apply_to_model(journey, stage, model)
     if stage_spec is None:
         out = df
     else:
@@ -37,6 +41,10 @@ def run_stage(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = No
         if not isinstance(out, pd.DataFrame):
             raise StageError(journey.name, stage, f"{stage_spec.function} returned "
                              f"{type(out).__name__}, expected a pandas DataFrame")
+    if journey.faults:
+        from e2e_assets.faults import apply_to_output
+
+        out = apply_to_output(journey, stage, out)
     rid = journey.spec.request_id
     if rid not in out.columns:
         raise StageError(journey.name, stage, f"output has no request id column '{rid}' "

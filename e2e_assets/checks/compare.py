@@ -72,6 +72,7 @@ def compare_frames(expected: pd.DataFrame, actual: pd.DataFrame, *, key: str,
             diff = np.abs(e[col].to_numpy(float) - a[col].to_numpy(float))
             row["max_abs_diff"] = float(np.nanmax(diff)) if np.isfinite(diff).any() else None
             row["tolerance"] = {"abs": abs_tol, "rel": rel_tol}
+        row["became_null"] = int((e[col].notna() & a[col].isna() & bad).sum())
         per_column.append(row)
         for rid in list(bad[bad].index[:sample_size]):
             samples.append({key: rid, "column": col, "expected": _py(e.at[rid, col]),
@@ -89,8 +90,9 @@ def compare_frames(expected: pd.DataFrame, actual: pd.DataFrame, *, key: str,
     if missing or extra:
         problems.append(f"{len(missing)} rows missing, {len(extra)} unexpected")
     for r in diverged_cols:
-        detail = (f", max |diff| {r['max_abs_diff']:.3g}" if r.get("max_abs_diff") is not None
-                  else "")
+        detail = (f", max |diff| {r['max_abs_diff']:.3g}" if r.get("max_abs_diff") else "")
+        if r["became_null"]:
+            detail += f", {r['became_null']} became null"
         problems.append(f"'{r['column']}' differs on {r['diverged']} of {r['compared']} rows"
                         f"{detail}")
     if problems:

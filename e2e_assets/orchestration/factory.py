@@ -59,6 +59,8 @@ def _materialize(context: dg.AssetExecutionContext, journey: Journey, stage: str
     spec = journey.spec
     alias = context.run.tags.get(ALIAS_TAG)
     extra: dict[str, Any] = {}
+    if journey.faults:  # a drill, and the record says so
+        extra["injected_faults"] = ", ".join(f.describe() for f in journey.faults)
     if stage == "ingest":
         frame_in = read_source(journey)
         extra["source"] = describe_source(journey)

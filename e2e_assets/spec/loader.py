@@ -34,6 +34,7 @@ class Journey:
     path: Path
     config_digest: str
     functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    faults: tuple[Any, ...] = ()  # e2e_assets.faults.Fault, injected on purpose (tests, drills)
 
     @property
     def name(self) -> str:

@@ -30,8 +30,15 @@ def ingest(requests: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["status"], errors="ignore")
 
 
+RAW = ["request_id", "seniority", "home", "time", "age", "marital", "records", "job", "expenses",
+       "income", "assets", "debt", "amount", "price"]
+
+
 def build_features(applications: pd.DataFrame) -> pd.DataFrame:
     """Model inputs: categoricals as strings, numbers as float64, two affordability ratios."""
+    # Like most feature code, a missing input column becomes nulls rather than a crash; the
+    # expectations and the signature contract are what notice.
+    applications = applications.reindex(columns=RAW)
     out = pd.DataFrame({"request_id": applications["request_id"]})
     for col in CATEGORICAL:
         out[col] = applications[col].astype(object).where(applications[col].notna(), None)

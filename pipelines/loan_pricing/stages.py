@@ -31,6 +31,7 @@ REQUEST_COLUMNS = ["request_id", "state", *CATEGORICAL, *NUMERIC[:-2]]
 
 def build_features(applications: pd.DataFrame) -> pd.DataFrame:
     """Model inputs plus the state (for pricing); numbers as float64, two ratios."""
+    applications = applications.reindex(columns=REQUEST_COLUMNS)  # missing inputs -> nulls
     out = pd.DataFrame({"request_id": applications["request_id"],
                         "state": applications["state"].astype(object)})
     for col in CATEGORICAL:
