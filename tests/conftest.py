@@ -22,9 +22,10 @@ for var in ("E2E_ASSETS_HOME", "E2E_DATABASE_URL", "MLFLOW_TRACKING_URI", "DAGST
 PG_ADMIN_URL = os.environ.get("E2E_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _bootstrap(root: Path, env: dict[str, str] | None = None) -> None:
-    """Bootstrap both reference journeys through the real CLI into ``root``."""
-    proc = subprocess.run([sys.executable, "-m", "e2e_assets", "bootstrap"], cwd=REPO,
+def _bootstrap(root: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+               ) -> None:
+    """Bootstrap reference journeys (default: all) through the real CLI into ``root``."""
+    proc = subprocess.run([sys.executable, "-m", "e2e_assets", "bootstrap", *args], cwd=REPO,
                           env={**os.environ, "E2E_ASSETS_HOME": str(root), **(env or {})},
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -19,3 +19,14 @@ def journey_variant(tmp_path: Path, name: str = "credit_approval", *,
     path = folder / "journey.yaml"
     path.write_text(text + append)
     return path
+
+
+def journey_with_checks(tmp_path: Path, checks_yaml: str, name: str = "credit_approval") -> Path:
+    """A reference journey with its ``checks:`` section replaced by ``checks_yaml``."""
+    text = (REPO / "pipelines" / name / "journey.yaml").read_text()
+    head = text[: text.index("\nchecks:")]
+    folder = tmp_path / f"{name}_checks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "journey.yaml"
+    path.write_text(head + "\nchecks:\n" + checks_yaml)
+    return path

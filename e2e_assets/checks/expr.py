@@ -130,7 +130,8 @@ def _parse_part(full: str, part: str, offset: int) -> ast.expr:
     try:
         tree = ast.parse(stripped.rstrip(), mode="eval").body
     except SyntaxError as exc:
-        raise ExpressionError(full, shift + (exc.offset or 1), f"syntax error: {exc.msg}") from exc
+        at = exc.offset or len(stripped.rstrip()) + 1  # 0: the input ended too early
+        raise ExpressionError(full, shift + at, f"syntax error: {exc.msg}") from exc
     for node in ast.walk(tree):
         if hasattr(node, "col_offset"):
             node.col_offset += shift

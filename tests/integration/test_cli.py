@@ -113,3 +113,38 @@ def test_home_env_var_moves_everything(home: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2  # nothing bootstrapped there: says so, writes no report of runs
     assert "loan_applications.parquet" in proc.stdout
     assert not os.path.exists(home / "reports" / "loan_pricing.json")
+
+
+def test_blocking_check_exits_1_naming_check_and_stage(home: Path) -> None:
+    proc = cli("run", "credit_approval", "--fault", "precision_change:score:p_default",
+               home=home)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED blocking error check 'golden' on stage 'score'" in proc.stdout
+    assert "INJECTING faults: precision_change@score[p_default]" in proc.stderr
+    lines = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()
+             if line.split() and line.split()[0] in ("score", "decide", "deliver")}
+    assert lines == {"score": "blocked", "decide": "skipped", "deliver": "skipped"}
+    report = json.loads((home / "reports" / "credit_approval.json").read_text())
+    assert report["exit_code"] == 1
+    assert count_rows(Home.from_env(str(home)).database_url, "credit_decisions") == 0
+
+
+def test_unknown_fault_exits_2(home: Path) -> None:
+    proc = cli("run", "credit_approval", "--fault", "gremlins", home=home)
+    assert proc.returncode == 2 and "unknown fault 'gremlins'" in proc.stderr
+
+
+def test_suggest_suite_drafts_a_suite_that_passes(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "score.json"
+    proc = cli("suggest-suite", "credit_approval", "score", "--out", str(out), home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "running the stages in memory" in proc.stderr  # no stored output in a fresh home
+    suite = json.loads(out.read_text())
+    kinds = {e["type"] for e in suite["expectations"]}
+    assert {"expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
+            "expect_column_values_to_not_be_null", "expect_table_columns_to_match_set"} <= kinds
+    p = next(e for e in suite["expectations"] if e["type"] ==
+             "expect_column_values_to_be_between" and e["kwargs"]["column"] == "p_default")
+    assert (p["kwargs"]["min_value"], p["kwargs"]["max_value"]) == (0.0, 1.0)
+    again = cli("suggest-suite", "credit_approval", "score", "--out", str(out), home=home)
+    assert again.returncode == 2 and "exists; pass --force" in again.stderr

@@ -5,6 +5,7 @@ These run in CI (CI=true fails instead of skipping when the server is not reacha
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -39,6 +40,27 @@ def test_credit_approval_source_and_sink_on_postgres(home: Path, pg_database: st
     ingest = instance.fetch_materializations(dg.AssetKey(["credit_approval", "ingest"]),
                                              limit=1).records[0].asset_materialization
     assert ingest.metadata["source"].value.startswith("sql postgresql+psycopg://")
+    report = json.loads((home / "reports" / "credit_approval.json").read_text())
+    (sql_check,) = [c for c in report["runs"][0]["checks"]
+                    if c["name"] == "source_table_expectations"]
+    assert sql_check["passed"] and "on table credit_applications" in sql_check["description"]
+
+
+def test_gx_suite_validates_inside_postgres_and_catches_bad_rows(home: Path,
+                                                                  pg_database: str) -> None:
+    env = {"E2E_DATABASE_URL": pg_database}
+    assert cli("bootstrap", "credit_approval", home=home, env=env).returncode == 0
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as conn:  # an upstream bug: ages in months for a tenth of the rows
+        conn.execute(sa.text('UPDATE credit_applications SET "Age" = "Age" * 12 '
+                             "WHERE request_id < 'CA-00500'"))
+    engine.dispose()
+    proc = cli("run", "credit_approval", home=home, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert ("FAILED blocking error check 'source_table_expectations' on stage 'ingest'"
+            in proc.stdout)
+    assert "expect_column_values_to_be_between(Age)" in proc.stdout
+    assert "on table credit_applications" in proc.stdout
 
 
 def test_mlflow_backend_store_on_postgres(tmp_path: Path, pg_database: str) -> None:

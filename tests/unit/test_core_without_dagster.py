@@ -8,7 +8,13 @@ import sys
 CORE = ["e2e_assets", "e2e_assets.spec", "e2e_assets.stages", "e2e_assets.sources",
         "e2e_assets.sinks", "e2e_assets.registry", "e2e_assets.provenance",
         "e2e_assets.bootstrap", "e2e_assets.results", "e2e_assets.discovery",
-        "e2e_assets.frames", "e2e_assets.home", "e2e_assets.cli"]
+        "e2e_assets.frames", "e2e_assets.home", "e2e_assets.cli", "e2e_assets.golden",
+        "e2e_assets.faults", "e2e_assets.storage", "e2e_assets.checks",
+        "e2e_assets.checks.catalog", "e2e_assets.checks.expr", "e2e_assets.checks.rules",
+        "e2e_assets.checks.contract", "e2e_assets.checks.golden",
+        "e2e_assets.checks.expectations", "e2e_assets.checks.reconcile",
+        "e2e_assets.checks.reproducibility", "e2e_assets.checks.runner",
+        "e2e_assets.checks.suggest", "e2e_assets.checks.compare"]
 
 PROGRAM = """
 import sys

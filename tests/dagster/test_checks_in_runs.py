@@ -1,0 +1,140 @@
+"""Checks inside real journey runs: clean data passes everything; each fault fails the check
+meant to catch it, at the stage at fault; blocking checks stop the journey there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from e2e_assets.faults import Fault, with_faults
+from e2e_assets.home import Home
+from e2e_assets.orchestration.run import instance_for, run_journey
+from e2e_assets.results import JourneyRun, render_table
+from e2e_assets.sinks import count_rows
+from e2e_assets.spec import STAGES, load_journey
+from tests.helpers import REPO, journey_with_checks
+
+pytestmark = pytest.mark.slow
+SINKS = {"credit_approval": "credit_decisions", "loan_pricing": "loan_offers"}
+
+
+def reference(name: str, h: Home) -> object:
+    return load_journey(REPO / "pipelines" / name / "journey.yaml", variables=h.variables())
+
+
+def failed(run: JourneyRun) -> set[tuple[str, str]]:
+    return {(c.stage, c.name) for c in run.checks if not c.passed}
+
+
+@pytest.mark.parametrize("name", ["credit_approval", "loan_pricing"])
+def test_clean_run_passes_every_configured_check(home: Path, name: str) -> None:
+    h = Home.from_env()
+    journey = reference(name, h)
+    run = run_journey(journey, h)
+    assert run.exit_code == 0 and not failed(run), render_table(run)
+    configured = {(stage, c.check_name) for stage, checks in journey.spec.checks.items()
+                  for c in checks}
+    assert {(c.stage, c.name) for c in run.checks} == configured
+    assert len(configured) >= 15
+
+
+FAULTS = [  # journey, fault, the (stage, check) that must catch it
+    ("credit_approval", Fault("schema_rename", "ingest", "income"), ("ingest", "expectations")),
+    ("credit_approval", Fault("null_burst", "features", "amount"), ("features", "expectations")),
+    ("credit_approval", Fault("unit_change", "features", "income"), ("features", "golden")),
+    ("credit_approval", Fault("precision_change", "score", "p_default"), ("score", "golden")),
+    ("credit_approval", Fault("nondeterminism", "score", "p_default"),
+     ("score", "reproducibility")),
+    ("credit_approval", Fault("wrong_model", "score"), ("score", "golden")),
+    ("credit_approval", Fault("policy_violation", "decide", "decision", {"value": "approve"}),
+     ("decide", "credit_policy")),
+    ("credit_approval", Fault("contract_break", "deliver", "p_default"),
+     ("deliver", "downstream_contract")),
+    ("credit_approval", Fault("lost_records", "deliver"), ("deliver", "reconcile")),
+    ("loan_pricing", Fault("policy_violation", "decide", "offered_rate", {"value": "+8"}),
+     ("decide", "pricing_policy")),
+    ("loan_pricing", Fault("unit_change", "features", "annual_income"),
+     ("features", "expectations")),
+    ("loan_pricing", Fault("lost_records", "deliver", params={"drop": 0.0, "duplicate": 3}),
+     ("deliver", "reconcile")),
+]
+
+
+@pytest.mark.parametrize(("name", "fault", "caught_by"), FAULTS,
+                         ids=[f"{n}-{f.id}" for n, f, _ in FAULTS])
+def test_fault_is_caught_at_its_stage(home: Path, name: str, fault: Fault,
+                                      caught_by: tuple[str, str]) -> None:
+    h = Home.from_env()
+    run = run_journey(with_faults(reference(name, h), [fault]), h)
+    assert caught_by in failed(run), render_table(run)
+    stage = caught_by[0]
+    assert run.exit_code == 1
+    statuses = {s.stage: s.status for s in run.stages}
+    assert statuses[stage] == "blocked"
+    assert all(statuses[s] == "skipped" for s in STAGES[STAGES.index(stage) + 1:])
+    assert all(statuses[s] == "materialized" for s in STAGES[:STAGES.index(stage)])
+    assert count_rows(h.database_url, SINKS[name]) == 0  # nothing delivered
+
+
+def test_blocking_check_at_score_stops_decide_and_deliver(home: Path) -> None:
+    h = Home.from_env()
+    fault = Fault("precision_change", "score", "p_default")
+    run = run_journey(with_faults(reference("credit_approval", h), [fault]), h)
+    instance = instance_for(h)
+    for stage in ("decide", "deliver"):
+        records = instance.fetch_materializations(dg.AssetKey(["credit_approval", stage]),
+                                                  limit=1).records
+        assert records == []
+    evaluations = {(c.stage, c.name): c for c in run.checks}
+    golden = evaluations[("score", "golden")]
+    assert not golden.passed and golden.blocking and "p_default' differs" in golden.description
+    assert count_rows(h.database_url, "credit_decisions") == 0
+
+
+def test_signature_contract_blocks_before_the_model_runs(home: Path, tmp_path: Path) -> None:
+    h = Home.from_env()
+    path = journey_with_checks(tmp_path, "  score:\n    - kind: contract\n"
+                               "      name: signature_contract\n"
+                               "      options: {against: signature}\n")
+    journey = load_journey(path, variables=h.variables())
+    assert run_journey(journey, h).exit_code == 0
+    run = run_journey(with_faults(journey, [Fault("schema_rename", "features", "amount")]), h)
+    (outcome,) = [c for c in run.checks if c.name == "signature_contract"]
+    assert not outcome.passed and "amount: expected double (required), found missing" in \
+        outcome.description
+    assert {s.stage: s.status for s in run.stages}["score"] == "blocked"
+
+
+def test_warn_check_reports_and_lets_the_run_continue(home: Path, tmp_path: Path) -> None:
+    h = Home.from_env()
+    path = journey_with_checks(tmp_path, """\
+  decide:
+    - kind: rules
+      name: approve_everyone
+      severity: warn
+      blocking: false
+      options: {rules: [{name: all_approved, expr: "decision == 'approve'"}]}
+""")
+    run = run_journey(load_journey(path, variables=h.variables()), h)
+    assert run.exit_code == 0, render_table(run)
+    assert failed(run) == {("decide", "approve_everyone")}
+    assert [s.status for s in run.stages] == ["materialized"] * 5
+    assert count_rows(h.database_url, "credit_decisions") == run.stages[-1].rows_out
+    assert "FAILED warn check 'approve_everyone' on stage 'decide'" in render_table(run)
+
+
+def test_non_blocking_error_check_is_reported_without_stopping(home: Path,
+                                                               tmp_path: Path) -> None:
+    h = Home.from_env()
+    path = journey_with_checks(tmp_path, """\
+  decide:
+    - kind: rules
+      name: approve_everyone
+      blocking: false
+      options: {rules: [{name: all_approved, expr: "decision == 'approve'"}]}
+""")
+    run = run_journey(load_journey(path, variables=h.variables()), h)
+    assert run.exit_code == 0 and failed(run) == {("decide", "approve_everyone")}
+    assert run.stages[-1].status == "materialized"
