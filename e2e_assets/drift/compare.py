@@ -1,0 +1,207 @@
+"""``drift.compare``: per-column tests chosen by column kind, false-discovery control across
+columns, and an effect-size floor so that huge samples do not flag negligible shifts.
+
+Default selection (override per column with ``methods={"col": "psi"}``):
+
+====================  ===================================  =====================================
+column kind           test (p-value)                       effect size (floor)
+====================  ===================================  =====================================
+numeric (>5 values)   ``ks``                               normed ``wasserstein`` (0.1 std)
+categorical           ``chi_square``                       ``tvd`` (0.05: 5% of the mass moved)
+binary (<=2 values)   ``z_test``; ``fisher_exact`` if       ``tvd`` (0.05)
+                      either sample has < 100 values
+====================  ===================================  =====================================
+
+Evidently switches from p-value tests to distances above 1,000 rows, so its verdict flips with
+sample size. Here every sample size gets the same two-part rule: a column is drifted only if its
+test is significant after Benjamini-Hochberg across all p-value columns (``fdr=False`` turns
+that off) **and** its effect size reaches the floor. Small samples are protected by the test,
+large ones by the floor. A distance method chosen explicitly is its own effect size: drifted
+when it reaches its threshold.
+
+Nulls are dropped before testing (a null burst is the expectations' job); a column empty on
+either side is reported with ``note='empty'`` and never flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from e2e_assets.drift.parallel import map_threads
+from e2e_assets.drift.prepared import (
+    FAST_METHODS,
+    PreparedColumn,
+    PreparedReference,
+    category_values,
+    column_kind,
+    fast_categorical,
+    fast_numeric,
+    numeric_values,
+)
+from e2e_assets.drift.registry import METHODS, Outcome
+
+DEFAULT_FLOORS = {"numeric": 0.1, "categorical": 0.05, "binary": 0.05}
+EFFECT_METHOD = {"numeric": "wasserstein", "categorical": "tvd", "binary": "tvd"}
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    column: str
+    kind: str
+    method: str
+    statistic: float
+    p_value: float | None
+    threshold: float
+    drifted: bool
+    effect_size: float | None
+    adjusted_p_value: float | None = None
+    effect_floor: float | None = None
+    n_reference: int = 0
+    n_current: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    columns: list[ColumnDrift]
+    alpha: float
+    fdr: bool
+    share_threshold: float
+    reference_key: str | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def drift_share(self) -> float:
+        return sum(c.drifted for c in self.columns) / len(self.columns) if self.columns else 0.0
+
+    @property
+    def drifted(self) -> bool:
+        """Dataset-level verdict: at least ``share_threshold`` of the columns drifted."""
+        return any(c.drifted for c in self.columns) and self.drift_share >= self.share_threshold
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.column for c in self.columns if c.drifted]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([c.__dict__ for c in self.columns])
+
+
+def default_method(kind: str, n_ref: int, n_cur: int) -> str:
+    if kind == "numeric":
+        return "ks"
+    if kind == "binary":
+        return "fisher_exact" if min(n_ref, n_cur) < 100 else "z_test"
+    return "chi_square"
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
+    """BH-adjusted p-values (same as scipy.stats.false_discovery_control(method='bh'))."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty_like(adjusted)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def _evaluate(col: str, kind: str, prepared: PreparedColumn | None, ref: pd.Series | None,
+              cur: pd.Series, method: str | None) -> tuple[str, str, Outcome, float | None,
+                                                           int, int, str]:
+    n_ref = prepared.n if prepared is not None else int(ref.notna().sum())  # type: ignore[union-attr]
+    n_cur = int(cur.notna().sum())
+    if n_cur == 0 or n_ref == 0:
+        return col, method or "-", Outcome(float("nan"), None), None, n_ref, n_cur, "empty"
+    method = method or default_method(kind, n_ref, n_cur)
+    spec = METHODS[method]
+    if kind not in spec.kinds:
+        raise ValueError(f"drift method '{method}' does not accept {kind} column '{col}'; it "
+                         f"accepts {sorted(spec.kinds)}")
+    wanted = [method] + ([EFFECT_METHOD[kind]] if spec.score == "p_value" else [])
+    if prepared is not None and set(wanted) <= FAST_METHODS:
+        if kind == "numeric":
+            results = fast_numeric(prepared, numeric_values(cur), wanted)
+        else:
+            results = fast_categorical(prepared, cur, wanted)
+    else:
+        if ref is None:
+            raise ValueError(f"drift method '{method}' has no fast path: pass the reference "
+                             f"frame, not a prepared reference (fast: {sorted(FAST_METHODS)})")
+        values = numeric_values if kind == "numeric" else category_values
+        results = {m: METHODS[m].fn(values(ref), values(cur)) for m in wanted}
+    outcome = results[method]
+    effect = results[wanted[-1]].statistic if spec.score == "p_value" else outcome.statistic
+    return col, method, outcome, effect, n_ref, n_cur, ""
+
+
+def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
+            columns: Sequence[str] | None = None, methods: Mapping[str, str] | None = None,
+            alpha: float = 0.05, *, fdr: bool = True,
+            effect_floor: float | Mapping[str, float] | None = None,
+            share: float = 0.5) -> DriftReport:
+    """Compare ``current`` with ``reference`` (a frame, or one made by :func:`prepare`)."""
+    methods = dict(methods or {})
+    prepared = reference if isinstance(reference, PreparedReference) else None
+    ref_frame = None if prepared is not None else reference
+    available = (set(prepared.columns) if prepared is not None
+                 else {str(c) for c in ref_frame.columns})  # type: ignore[union-attr]
+    cols = [str(c) for c in (columns or [c for c in current.columns if str(c) in available])]
+    missing = [c for c in cols if c not in available or c not in current.columns]
+    if missing:
+        raise KeyError(f"columns {missing} are not in both the reference and the current frame")
+    for name, method in methods.items():
+        METHODS[method]  # noqa: B018 - raises naming the registered methods
+        if name not in cols:
+            raise KeyError(f"method override for unknown column {name!r}")
+
+    def one(col: str) -> tuple[str, str, Outcome, float | None, int, int, str]:
+        pc = prepared.columns[col] if prepared is not None else None
+        kind = pc.kind if pc is not None else column_kind(ref_frame[col])  # type: ignore[index]
+        return (kind, *_evaluate(col, kind, pc, None if ref_frame is None else ref_frame[col],
+                                 current[col], methods.get(col)))  # type: ignore[return-value]
+
+    raw = map_threads(one, cols)
+    floors = _floors(effect_floor)
+    p_cols = [i for i, r in enumerate(raw) if r[3].p_value is not None]
+    adjusted = dict(zip(p_cols, benjamini_hochberg([raw[i][3].p_value for i in p_cols])
+                        if fdr else [raw[i][3].p_value for i in p_cols], strict=True))
+    out = []
+    for i, (kind, col, method, outcome, effect, n_ref, n_cur, note) in enumerate(raw):  # type: ignore[misc]
+        spec = METHODS[method] if method in METHODS else None
+        if note == "empty" or spec is None:
+            out.append(ColumnDrift(col, kind, method, outcome.statistic, None, alpha, False, None,
+                                   n_reference=n_ref, n_current=n_cur, note=note))
+            continue
+        if spec.score == "p_value":
+            adj = float(adjusted[i])
+            floor = floors[kind]
+            drifted = adj < alpha and effect is not None and effect >= floor
+            out.append(ColumnDrift(col, kind, method, outcome.statistic, outcome.p_value, alpha,
+                                   bool(drifted), effect, adj, floor, n_ref, n_cur))
+        else:
+            drifted = spec.drifted(outcome)
+            out.append(ColumnDrift(col, kind, method, outcome.statistic, None, spec.threshold,
+                                   drifted, outcome.statistic, n_reference=n_ref,
+                                   n_current=n_cur))
+    return DriftReport(columns=out, alpha=alpha, fdr=fdr, share_threshold=share,
+                       reference_key=prepared.key if prepared is not None else None)
+
+
+def _floors(effect_floor: float | Mapping[str, float] | None) -> dict[str, float]:
+    if effect_floor is None:
+        return dict(DEFAULT_FLOORS)
+    if isinstance(effect_floor, (int, float)):
+        return {k: float(effect_floor) for k in DEFAULT_FLOORS}
+    return {**DEFAULT_FLOORS, **{k: float(v) for k, v in effect_floor.items()}}
+
+
+def ks_asymptotic_pvalue(d: float, n: int, m: int) -> float:
+    return float(stats.kstwo.sf(d, np.round(n * m / (n + m))))

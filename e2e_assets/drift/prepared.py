@@ -1,0 +1,217 @@
+"""The fast path: the reference prepared once (quantile grid, deciles, category counts), then
+each current batch pays only for one pass over its own values.
+
+Each current numeric column is sorted once (a radix-friendly 1M-float sort takes ~8 ms), then the
+reference's B-quantile grid (B = 1000 by default) is located in it with B binary searches. On the
+grid:
+
+- KS: ``D`` is exact at the grid points and at most one reference grid cell (1/B) below the
+  exact statistic; the p-value uses the same asymptotic distribution as scipy's ``asymp``.
+- normed Wasserstein: the integral of ``|F_ref - F_cur|`` by the trapezoid rule over the grid,
+  plus the current's tails beyond the reference range, computed exactly; within 0.002 reference
+  standard deviations of scipy's exact value in the tests (the default floor is 0.1).
+- psi / jensen_shannon / hellinger / kl_div / tvd: the same decile bins as the exact functions.
+
+The documented error bounds are tested against the exact functions in tests/unit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial import distance
+
+from e2e_assets.drift.binning import EPS, bin_counts, bin_edges
+from e2e_assets.drift.registry import Outcome
+
+GRID = 1000
+FAST_METHODS = frozenset({"ks", "wasserstein", "psi", "jensen_shannon", "hellinger", "kl_div",
+                          "tvd", "chi_square", "g_test", "z_test", "fisher_exact"})
+
+
+def column_kind(values: pd.Series) -> str:
+    """numeric (> 5 distinct numbers), binary (<= 2 distinct), else categorical."""
+    if values.dtype.kind in "fiu":
+        ordered = np.sort(numeric_values(values))  # cheaper than hashing a million floats
+        distinct = int(np.count_nonzero(np.diff(ordered))) + 1 if len(ordered) else 0
+    else:
+        distinct = values.nunique(dropna=True)
+    if distinct <= 2:
+        return "binary"
+    if values.dtype.kind in "fiu" and distinct > 5:
+        return "numeric"
+    return "categorical"
+
+
+def numeric_values(s: pd.Series) -> np.ndarray:
+    arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return arr[~np.isnan(arr)]
+
+
+def category_values(s: pd.Series) -> np.ndarray:
+    return s.dropna().astype(str).to_numpy(dtype=object)
+
+
+@dataclass(frozen=True)
+class PreparedColumn:
+    name: str
+    kind: str
+    n: int
+    edges: np.ndarray | None = None      # unique reference quantiles (numeric)
+    cdf: np.ndarray | None = None        # F_ref at each edge
+    deciles: np.ndarray | None = None    # interior bin edges, see binning.py (numeric)
+    decile_shares: np.ndarray | None = None
+    scale: float = 1.0                   # reference std (1.0 if constant)
+    categories: np.ndarray | None = None
+    counts: np.ndarray | None = None
+
+
+def category_counts(s: pd.Series) -> pd.Series:
+    """Counts per category (as strings), nulls dropped; no per-value Python objects made."""
+    vc = s.value_counts(dropna=True)
+    if vc.index.dtype.kind not in "OUT" and not isinstance(vc.index.dtype, pd.StringDtype):
+        vc.index = vc.index.astype(str)
+    return vc
+
+
+def prepare_column(name: str, s: pd.Series, kind: str | None = None,
+                   grid: int = GRID) -> PreparedColumn:
+    kind = kind or column_kind(s)
+    if kind != "numeric":
+        vc = category_counts(s)
+        return PreparedColumn(name, kind, int(vc.sum()), categories=vc.index.to_numpy(object),
+                              counts=vc.to_numpy(np.int64))
+    ref = np.sort(numeric_values(s))
+    n = len(ref)
+    if n == 0:
+        return PreparedColumn(name, kind, 0)
+    edges = np.unique(ref[np.minimum((np.arange(grid + 1) * (n - 1)) // grid, n - 1)])
+    cdf = np.searchsorted(ref, edges, side="right") / n
+    dec = bin_edges(ref)
+    sd = float(ref.std())
+    return PreparedColumn(name, kind, n, edges=edges, cdf=cdf, deciles=dec,
+                          decile_shares=bin_counts(ref, dec) / n, scale=sd if sd > 0 else 1.0)
+
+
+@dataclass(frozen=True)
+class PreparedReference:
+    key: str
+    columns: Mapping[str, PreparedColumn]
+
+
+_CACHE: OrderedDict[str, PreparedReference] = OrderedDict()
+_LOCK = threading.Lock()
+CACHE_SIZE = 8
+
+
+def prepare(reference: pd.DataFrame, *, key: str | None = None,
+            columns: Sequence[str] | None = None, kinds: Mapping[str, str] | None = None,
+            grid: int = GRID) -> PreparedReference:
+    """Prepare (or fetch from the in-process cache, by ``key``) a reference frame."""
+    if key is None:
+        from e2e_assets.frames import frame_digest
+
+        key = frame_digest(reference)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    cols = list(columns or reference.columns)
+    from e2e_assets.drift.parallel import map_threads
+
+    prepared = map_threads(lambda c: prepare_column(str(c), reference[c], (kinds or {}).get(c),
+                                                    grid), cols)
+    ref = PreparedReference(key=key, columns={str(c): p for c, p in zip(cols, prepared,
+                                                                        strict=True)})
+    with _LOCK:
+        _CACHE[key] = ref
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return ref
+
+
+def _ks_pvalue(d: float, n: int, m: int) -> float:
+    en = n * m / (n + m)
+    return float(stats.kstwo.sf(d, np.round(en)))
+
+
+def fast_numeric(col: PreparedColumn, cur: np.ndarray, methods: Sequence[str]
+                 ) -> dict[str, Outcome]:
+    assert col.edges is not None and col.cdf is not None
+    cur = np.sort(cur)
+    m = len(cur)
+    out: dict[str, Outcome] = {}
+    f_cur = np.searchsorted(cur, col.edges, side="right") / m   # F_cur at each edge
+    diff = np.abs(col.cdf - f_cur)
+    below_n = int(np.searchsorted(cur, col.edges[0], side="left"))
+    if "ks" in methods:
+        d = max(float(diff.max()), below_n / m)  # mass below the reference minimum counts too
+        out["ks"] = Outcome(d, _ks_pvalue(d, col.n, m))
+    if "wasserstein" in methods:
+        inner = float(np.sum(0.5 * (diff[:-1] + diff[1:]) * np.diff(col.edges)))  # trapezoid
+        lo, hi = col.edges[0], col.edges[-1]
+        above_at = int(np.searchsorted(cur, hi, side="right"))
+        tails = (float(np.sum(lo - cur[:below_n])) + float(np.sum(cur[above_at:] - hi))) / m
+        out["wasserstein"] = Outcome((inner + tails) / col.scale)
+    binned = [mth for mth in methods if mth in ("psi", "jensen_shannon", "hellinger", "kl_div",
+                                                 "tvd")]
+    if binned:
+        assert col.deciles is not None and col.decile_shares is not None
+        c = bin_counts(cur, col.deciles) / m
+        out.update(_binned(col.decile_shares, c, binned))
+    return out
+
+
+def _binned(r: np.ndarray, c: np.ndarray, methods: Sequence[str]) -> dict[str, Outcome]:
+    r, c = np.maximum(r, EPS), np.maximum(c, EPS)
+    rn, cn = r / r.sum(), c / c.sum()
+    values = {
+        "psi": lambda: float(np.sum((c - r) * np.log(c / r))),
+        "jensen_shannon": lambda: float(distance.jensenshannon(r, c)),
+        "hellinger": lambda: float(np.sqrt(np.sum((np.sqrt(rn) - np.sqrt(cn)) ** 2)) / np.sqrt(2)),
+        "kl_div": lambda: float(stats.entropy(r, c)),
+        "tvd": lambda: float(0.5 * np.abs(rn - cn).sum()),
+    }
+    return {mth: Outcome(values[mth]()) for mth in methods}
+
+
+def fast_categorical(col: PreparedColumn, cur: pd.Series, methods: Sequence[str]
+                     ) -> dict[str, Outcome]:
+    assert col.categories is not None and col.counts is not None
+    vc = category_counts(cur)
+    cats = pd.Index(col.categories).union(vc.index)
+    ref_counts = pd.Series(col.counts, index=col.categories).reindex(cats, fill_value=0)
+    cur_counts = vc.reindex(cats, fill_value=0)
+    table = np.vstack([ref_counts.to_numpy(), cur_counts.to_numpy()]).astype(np.int64)
+    out: dict[str, Outcome] = {}
+    for mth in methods:
+        if mth in ("chi_square", "g_test"):
+            if table.shape[1] < 2:
+                out[mth] = Outcome(0.0, 1.0)
+                continue
+            res = stats.chi2_contingency(table, correction=False,
+                                         lambda_="log-likelihood" if mth == "g_test" else None)
+            out[mth] = Outcome(float(res.statistic), float(res.pvalue))
+        elif mth in ("z_test", "fisher_exact"):
+            from e2e_assets.drift.methods import fisher_exact, z_test
+
+            ref_vals = np.repeat(ref_counts.index.to_numpy(object), ref_counts.to_numpy())
+            cur_vals = np.repeat(cur_counts.index.to_numpy(object), cur_counts.to_numpy())
+            out[mth] = (z_test if mth == "z_test" else fisher_exact)(ref_vals, cur_vals)
+    binned = [mth for mth in methods if mth in ("psi", "jensen_shannon", "hellinger", "kl_div",
+                                                 "tvd")]
+    if binned:
+        out.update(_binned(table[0] / max(table[0].sum(), 1), table[1] / max(table[1].sum(), 1),
+                           binned))
+    return out
+
+
+def describe(col: PreparedColumn) -> dict[str, Any]:
+    return {"column": col.name, "kind": col.kind, "n": col.n}
