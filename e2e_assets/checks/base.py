@@ -68,7 +68,9 @@ class StageCheckContext:
         return tuple(rows)
 
 
-Phase = Literal["input", "output"]
+# input: before the stage function; output: after it, before the hand-off (both inside the
+# stage); monitor: separately, on the stored output (re-evaluable without re-materializing).
+Phase = Literal["input", "output", "monitor"]
 
 
 @dataclass(frozen=True)

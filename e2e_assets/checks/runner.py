@@ -16,6 +16,7 @@ class EvaluatedCheck:
     severity: str
     blocking: bool
     result: CheckResult
+    index: int = 0  # position in the stage's checks: list
 
     @property
     def blocks(self) -> bool:
@@ -43,7 +44,8 @@ def evaluate_one(ctx: StageCheckContext, index: int, check: CheckSpec) -> Evalua
         result = CheckResult(False, f"check could not be evaluated: {type(exc).__name__}: "
                              f"{exc}", {"error": f"{type(exc).__name__}: {exc}"})
     return EvaluatedCheck(stage=ctx.stage, name=check.check_name, kind=check.kind,
-                          severity=check.severity, blocking=check.blocking, result=result)
+                          severity=check.severity, blocking=check.blocking, result=result,
+                          index=index)
 
 
 def evaluate_phase(ctx: StageCheckContext, phase: Phase) -> list[EvaluatedCheck]:

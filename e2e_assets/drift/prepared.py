@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,16 @@ def prepare(reference: pd.DataFrame, *, key: str | None = None,
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     return ref
+
+
+def prepare_lazily(key: str, build: Callable[[], pd.DataFrame],
+                   columns: Sequence[str] | None = None) -> PreparedReference:
+    """The cached prepared reference for ``key``, building the frame only on a cache miss."""
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    return prepare(build(), key=key, columns=columns)
 
 
 def _ks_pvalue(d: float, n: int, m: int) -> float:

@@ -17,16 +17,22 @@ from e2e_assets.checks.runner import EvaluatedCheck
 from e2e_assets.spec import Journey
 
 
+def check_description(kind_description: str, check: Any) -> str:
+    return check.description or f"{kind_description} [{check.severity}" + (
+        ", blocking]" if check.blocking else "]")
+
+
 def build_stage_check_specs(journey: Journey, stage: str) -> list[dg.AssetCheckSpec]:
-    """One ``AssetCheckSpec`` per configured check of ``stage`` (blocking as configured)."""
+    """One ``AssetCheckSpec`` per gating check of ``stage`` (blocking as configured); monitoring
+    checks (drift) are separate definitions, see ``drift.py``."""
     key = dg.AssetKey([journey.name, stage])
     specs = []
-    for check in journey.spec.checks.get(stage, []):  # type: ignore[call-overload]
+    for i, check in enumerate(journey.spec.checks.get(stage, [])):  # type: ignore[call-overload]
         kind = get_kind(check.kind)
-        description = check.description or f"{kind.description} [{check.severity}" + (
-            ", blocking]" if check.blocking else "]")
+        if kind.phase_for(stage, journey.check_options(stage, i)) == "monitor":
+            continue
         specs.append(dg.AssetCheckSpec(name=check.check_name, asset=key, blocking=check.blocking,
-                                       description=description,
+                                       description=check_description(kind.description, check),
                                        metadata={"kind": check.kind,
                                                  "severity": check.severity}))
     return specs

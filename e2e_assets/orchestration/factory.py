@@ -18,8 +18,9 @@ from e2e_assets.errors import E2EAssetsError
 from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
 from e2e_assets.checks.base import StageCheckContext, get_kind
-from e2e_assets.checks.runner import configured, evaluate_one, evaluate_phase
+from e2e_assets.checks.runner import evaluate_one, evaluate_phase
 from e2e_assets.orchestration.checks import build_stage_check_specs, to_check_result
+from e2e_assets.orchestration.drift import build_drift_checks, build_drift_job_and_schedule
 from e2e_assets.orchestration.resources import (
     ALIAS_TAG,
     IO_MANAGER_KEY,
@@ -105,8 +106,9 @@ def _materialize(context: dg.AssetExecutionContext, journey: Journey, stage: str
                      sink_rows_written=written.rows_written,
                      sink_rows_replaced=written.rows_replaced)
         ctx.sink_ids = lambda ids: sink_ids(spec.sink.url, spec.sink.table, spec.sink_key, ids)
-        evaluated = [evaluate_one(ctx, i, c) if get_kind(c.kind).uses_sink else e
-                     for e, (i, c) in zip(evaluated, configured(journey, stage), strict=True)]
+        checks = spec.checks.get(stage, [])  # type: ignore[call-overload]
+        evaluated = [evaluate_one(ctx, e.index, checks[e.index])
+                     if get_kind(e.kind).uses_sink else e for e in evaluated]
     provenance = build_provenance(
         journey=journey.name, stage=stage, run_id=context.run.run_id, folder=journey.folder,
         config_digest=journey.config_digest, seed=spec.seed, data_digest=short["data_digest"],
@@ -170,7 +172,10 @@ def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> 
     job = dg.define_asset_job(journey_job_name(journey),
                               selection=dg.AssetSelection.groups(journey.name),
                               description=journey.spec.description or None)
-    return dg.Definitions(assets=build_journey_assets(journey), jobs=[job],
+    drift_checks = build_drift_checks(journey)
+    drift_jobs, schedules = build_drift_job_and_schedule(journey, drift_checks)
+    return dg.Definitions(assets=build_journey_assets(journey), asset_checks=drift_checks,
+                          jobs=[job, *drift_jobs], schedules=schedules,
                           resources=default_resources(home) if home else None)
 
 

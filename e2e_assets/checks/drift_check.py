@@ -1,0 +1,135 @@
+"""Drift as a stage check: the stage's stored output against a reference from MLflow.
+
+The reference is the served model version's training data (``data/training.parquet``, logged at
+registration) run through the journey up to this stage, or its golden set. It is prepared once
+per (config, model version, stage) and cached, so a scheduled re-evaluation pays only for the
+current batch. Drift checks are *monitoring* checks: Dagster runs them as separate asset checks,
+after the stage materializes, and again from the checks-only job and the drift schedule without
+re-materializing anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import Field
+
+from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.drift import compare
+from e2e_assets.drift.prepared import prepare_lazily
+from e2e_assets.errors import E2EAssetsError
+from e2e_assets.registry import ResolvedModel, tracking
+from e2e_assets.stages import run_through
+
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+class DriftOptions(Options):
+    reference: Literal["training", "golden"] = "training"
+    columns: list[str] | None = None
+    methods: dict[str, str] = {}
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    fdr: bool = True
+    effect_floor: dict[str, float] = {}
+    max_drift_share: float = Field(default=0.0, ge=0, le=1)  # fail above this share
+
+
+def training_frame(tracking_uri: str, model: ResolvedModel) -> pd.DataFrame:
+    if not model.run_id:
+        raise E2EAssetsError(f"{model.version_uri} has no run: no training data to compare to")
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp, tracking(tracking_uri):
+        path = mlflow.artifacts.download_artifacts(run_id=model.run_id,
+                                                   artifact_path="data/training.parquet",
+                                                   dst_path=tmp)
+        return pd.read_parquet(Path(path))
+
+
+def reference_frame(ctx: StageCheckContext, options: DriftOptions) -> pd.DataFrame:
+    assert ctx.resolved_model is not None and ctx.tracking_uri is not None
+    if options.reference == "golden":
+        from e2e_assets.golden import load_golden
+
+        return load_golden(ctx.tracking_uri, ctx.resolved_model).frames[ctx.stage]
+    raw = training_frame(ctx.tracking_uri, ctx.resolved_model)
+    # The reference is what the journey made of its training data: never with injected faults.
+    clean = dataclasses.replace(ctx.journey, faults=())
+    return run_through(clean, raw, model=ctx.model, until=ctx.stage)[ctx.stage]
+
+
+def sparkline(values: pd.Series, edges: Any) -> str:
+    import numpy as np
+
+    counts = np.histogram(values.dropna().to_numpy(dtype=float), edges)[0]
+    top = counts.max() or 1
+    return "".join(SPARK[int(round(c / top * (len(SPARK) - 1)))] for c in counts)
+
+
+def _histograms(ref: pd.DataFrame, cur: pd.DataFrame, columns: list[str]) -> str:
+    import numpy as np
+
+    lines = ["| column | reference | current |", "|---|---|---|"]
+    for col in columns:
+        if ref[col].dtype.kind in "fiu":
+            both = pd.concat([ref[col], cur[col]]).dropna().to_numpy(dtype=float)
+            lo, hi = np.quantile(both, [0.01, 0.99]) if len(both) else (0.0, 1.0)
+            edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+            lines.append(f"| {col} | `{sparkline(ref[col], edges)}` | "
+                         f"`{sparkline(cur[col], edges)}` |")
+        else:
+            r = ref[col].value_counts(normalize=True).head(8)
+            c = cur[col].value_counts(normalize=True).reindex(r.index, fill_value=0)
+            lines.append(f"| {col} | {', '.join(f'{k} {v:.0%}' for k, v in r.items())} | "
+                         f"{', '.join(f'{k} {v:.0%}' for k, v in c.items())} |")
+    return "\n".join(lines)
+
+
+@register("drift", options=DriftOptions, phase="monitor")
+def check_drift(ctx: StageCheckContext, options: DriftOptions) -> CheckResult:
+    """The stage's data is distributed as in the reference (per-column tests, FDR, floors)."""
+    assert ctx.output is not None and ctx.resolved_model is not None
+    current = ctx.output
+    columns = options.columns or [c for c in current.columns if c != ctx.request_id]
+    key = (f"{ctx.journey.name}:{ctx.stage}:{ctx.journey.config_digest[:12]}:"
+           f"{ctx.resolved_model.name}:v{ctx.resolved_model.version}:{options.reference}")
+    reference_holder: dict[str, pd.DataFrame] = {}
+
+    def build() -> pd.DataFrame:
+        reference_holder["frame"] = reference_frame(ctx, options)[columns]
+        return reference_holder["frame"]
+
+    prepared = prepare_lazily(key, build, columns)
+    report = compare(prepared, current, columns=columns, methods=options.methods,
+                     alpha=options.alpha, fdr=options.fdr,
+                     effect_floor=options.effect_floor or None)
+    table = [{"column": c.column, "kind": c.kind, "method": c.method,
+              "statistic": round(c.statistic, 6), "p_value": c.p_value,
+              "adjusted_p_value": c.adjusted_p_value,
+              "effect_size": None if c.effect_size is None else round(c.effect_size, 6),
+              "effect_floor": c.effect_floor, "threshold": c.threshold, "drifted": c.drifted,
+              "n_reference": c.n_reference, "n_current": c.n_current} for c in report.columns]
+    drifted = report.drifted_columns
+    passed = report.drift_share <= options.max_drift_share
+    meta: dict[str, Any] = {"reference": options.reference, "reference_key": key,
+                            "drift_share": round(report.drift_share, 4),
+                            "drifted_columns": drifted, "columns": table}
+    if drifted:
+        ref = reference_holder.get("frame")
+        if ref is None:
+            ref = reference_frame(ctx, options)[columns]
+        meta["histograms"] = _histograms(ref, current, drifted)
+    if passed:
+        return CheckResult(True, f"no drift beyond {options.max_drift_share:.0%} of "
+                           f"{len(columns)} columns (drifted: {drifted or 'none'})", meta)
+    worst = sorted((c for c in report.columns if c.drifted),
+                   key=lambda c: -(c.effect_size or 0))[:3]
+    detail = "; ".join(f"{c.column} ({c.method}, effect {c.effect_size:.3g}"
+                       + (f", adj. p {c.adjusted_p_value:.2g}" if c.adjusted_p_value is not None
+                          else "") + ")" for c in worst)
+    return CheckResult(False, f"{len(drifted)} of {len(columns)} columns drifted vs "
+                       f"{options.reference} reference: {detail}", meta)
