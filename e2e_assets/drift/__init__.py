@@ -17,7 +17,8 @@ from e2e_assets.drift.compare import (
 )
 from e2e_assets.drift.prepared import PreparedReference, column_kind, prepare
 from e2e_assets.drift.registry import METHODS, DriftMethod, Outcome, register
+from e2e_assets.drift.sql import compare_sql
 
 __all__ = ["METHODS", "ColumnDrift", "DriftMethod", "DriftReport", "Outcome",
-           "PreparedReference", "benjamini_hochberg", "column_kind", "compare",
+           "PreparedReference", "benjamini_hochberg", "column_kind", "compare", "compare_sql",
            "default_method", "prepare", "register"]

@@ -162,37 +162,48 @@ def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
         if name not in cols:
             raise KeyError(f"method override for unknown column {name!r}")
 
-    def one(col: str) -> tuple[str, str, Outcome, float | None, int, int, str]:
+    def one(col: str) -> RawResult:
         pc = prepared.columns[col] if prepared is not None else None
         kind = pc.kind if pc is not None else column_kind(ref_frame[col])  # type: ignore[index]
         return (kind, *_evaluate(col, kind, pc, None if ref_frame is None else ref_frame[col],
-                                 current[col], methods.get(col)))  # type: ignore[return-value]
+                                 current[col], methods.get(col)))
 
     raw = map_threads(one, cols)
+    return assemble(raw, alpha=alpha, fdr=fdr, effect_floor=effect_floor, share=share,
+                    key=prepared.key if prepared is not None else None)
+
+
+RawResult = tuple[str, str, str, Outcome, "float | None", int, int, str]
+
+
+def assemble(raw: Sequence[RawResult], *, alpha: float, fdr: bool,
+             effect_floor: float | Mapping[str, float] | None, share: float,
+             key: str | None) -> DriftReport:
+    """Per-column outcomes (kind, column, method, outcome, effect, n_ref, n_cur, note) -> report:
+    Benjamini-Hochberg across the p-value columns, then the effect floors."""
     floors = _floors(effect_floor)
     p_cols = [i for i, r in enumerate(raw) if r[3].p_value is not None]
-    adjusted = dict(zip(p_cols, benjamini_hochberg([raw[i][3].p_value for i in p_cols])
-                        if fdr else [raw[i][3].p_value for i in p_cols], strict=True))
+    p_values = [raw[i][3].p_value for i in p_cols]
+    adjusted = dict(zip(p_cols, benjamini_hochberg(p_values) if fdr else p_values, strict=True))
     out = []
-    for i, (kind, col, method, outcome, effect, n_ref, n_cur, note) in enumerate(raw):  # type: ignore[misc]
+    for i, (kind, col, method, outcome, effect, n_ref, n_cur, note) in enumerate(raw):
         spec = METHODS[method] if method in METHODS else None
         if note == "empty" or spec is None:
             out.append(ColumnDrift(col, kind, method, outcome.statistic, None, alpha, False, None,
                                    n_reference=n_ref, n_current=n_cur, note=note))
             continue
         if spec.score == "p_value":
-            adj = float(adjusted[i])
+            adj = float(adjusted[i])  # type: ignore[arg-type]
             floor = floors[kind]
             drifted = adj < alpha and effect is not None and effect >= floor
             out.append(ColumnDrift(col, kind, method, outcome.statistic, outcome.p_value, alpha,
                                    bool(drifted), effect, adj, floor, n_ref, n_cur))
         else:
-            drifted = spec.drifted(outcome)
             out.append(ColumnDrift(col, kind, method, outcome.statistic, None, spec.threshold,
-                                   drifted, outcome.statistic, n_reference=n_ref,
-                                   n_current=n_cur))
+                                   spec.drifted(outcome), outcome.statistic,
+                                   n_reference=n_ref, n_current=n_cur))
     return DriftReport(columns=out, alpha=alpha, fdr=fdr, share_threshold=share,
-                       reference_key=prepared.key if prepared is not None else None)
+                       reference_key=key)
 
 
 def _floors(effect_floor: float | Mapping[str, float] | None) -> dict[str, float]:

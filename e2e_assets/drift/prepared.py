@@ -154,28 +154,37 @@ def _ks_pvalue(d: float, n: int, m: int) -> float:
 
 def fast_numeric(col: PreparedColumn, cur: np.ndarray, methods: Sequence[str]
                  ) -> dict[str, Outcome]:
-    assert col.edges is not None and col.cdf is not None
+    """Outcomes for one numeric column of the current batch (raw values, nulls dropped)."""
+    assert col.edges is not None and col.deciles is not None
     cur = np.sort(cur)
     m = len(cur)
-    out: dict[str, Outcome] = {}
     f_cur = np.searchsorted(cur, col.edges, side="right") / m   # F_cur at each edge
-    diff = np.abs(col.cdf - f_cur)
     below_n = int(np.searchsorted(cur, col.edges[0], side="left"))
+    above_at = int(np.searchsorted(cur, col.edges[-1], side="right"))
+    tails = float(np.sum(col.edges[0] - cur[:below_n])) + float(np.sum(cur[above_at:]
+                                                                       - col.edges[-1]))
+    return numeric_outcomes(col, f_cur, m, below_n / m, tails / m,
+                            bin_counts(cur, col.deciles) / m, methods)
+
+
+def numeric_outcomes(col: PreparedColumn, f_cur: np.ndarray, m: int, below_share: float,
+                     mean_tail_distance: float, cur_bin_shares: np.ndarray,
+                     methods: Sequence[str]) -> dict[str, Outcome]:
+    """KS, normed Wasserstein and binned distances from the current CDF on the reference grid
+    (shared by the in-memory fast path and the SQL pushdown)."""
+    assert col.edges is not None and col.cdf is not None and col.decile_shares is not None
+    out: dict[str, Outcome] = {}
+    diff = np.abs(col.cdf - f_cur)
     if "ks" in methods:
-        d = max(float(diff.max()), below_n / m)  # mass below the reference minimum counts too
+        d = max(float(diff.max()), below_share)  # mass below the reference minimum counts too
         out["ks"] = Outcome(d, _ks_pvalue(d, col.n, m))
     if "wasserstein" in methods:
         inner = float(np.sum(0.5 * (diff[:-1] + diff[1:]) * np.diff(col.edges)))  # trapezoid
-        lo, hi = col.edges[0], col.edges[-1]
-        above_at = int(np.searchsorted(cur, hi, side="right"))
-        tails = (float(np.sum(lo - cur[:below_n])) + float(np.sum(cur[above_at:] - hi))) / m
-        out["wasserstein"] = Outcome((inner + tails) / col.scale)
+        out["wasserstein"] = Outcome((inner + mean_tail_distance) / col.scale)
     binned = [mth for mth in methods if mth in ("psi", "jensen_shannon", "hellinger", "kl_div",
                                                  "tvd")]
     if binned:
-        assert col.deciles is not None and col.decile_shares is not None
-        c = bin_counts(cur, col.deciles) / m
-        out.update(_binned(col.decile_shares, c, binned))
+        out.update(_binned(col.decile_shares, cur_bin_shares, binned))
     return out
 
 
@@ -194,8 +203,13 @@ def _binned(r: np.ndarray, c: np.ndarray, methods: Sequence[str]) -> dict[str, O
 
 def fast_categorical(col: PreparedColumn, cur: pd.Series, methods: Sequence[str]
                      ) -> dict[str, Outcome]:
+    return categorical_outcomes(col, category_counts(cur), methods)
+
+
+def categorical_outcomes(col: PreparedColumn, vc: pd.Series, methods: Sequence[str]
+                         ) -> dict[str, Outcome]:
+    """Outcomes from the current batch's category counts (index: category as text)."""
     assert col.categories is not None and col.counts is not None
-    vc = category_counts(cur)
     cats = pd.Index(col.categories).union(vc.index)
     ref_counts = pd.Series(col.counts, index=col.categories).reindex(cats, fill_value=0)
     cur_counts = vc.reindex(cats, fill_value=0)
