@@ -66,15 +66,16 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_tool(tool: str, ref: object, cur: object) -> list[str]:
-    """One timed comparison; returns the drifted columns it reports."""
+def run_tool(tool: str, ref: object, cur: object, key: str = "bench-ref") -> list[str]:
+    """One timed comparison; returns the drifted columns it reports. ``key`` names the
+    reference for e2e-assets' cache (a scheduled check knows its reference's digest)."""
     if tool in ("e2e-cold", "e2e-warm"):
         from e2e_assets import drift
         from e2e_assets.drift.prepared import _CACHE
 
         if tool == "e2e-cold":
             _CACHE.clear()
-        reference = drift.prepare(ref, key="bench-ref")  # type: ignore[arg-type]
+        reference = drift.prepare(ref, key=key)  # type: ignore[arg-type]
         return drift.compare(reference, cur).drifted_columns  # type: ignore[arg-type]
     if tool == "scipy":
         import numpy as np
