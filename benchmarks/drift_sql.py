@@ -52,6 +52,8 @@ def main() -> None:
         mem_s, mem = timed(lambda: drift.compare(*frames), args.repeats)  # type: ignore[misc]
         print(f"{n:>9}  {sql_s:>13.2f}  {pull_s + mem_s:>16.2f}  {pull_s:>11.2f}  "
               f"{','.join(sql.drifted_columns)} | {','.join(mem.drifted_columns)}", flush=True)
+    with engine.begin() as conn:  # leave the database as we found it
+        conn.execute(sa.text("DROP TABLE IF EXISTS drift_ref, drift_cur"))
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -14,7 +14,9 @@ CORE = ["e2e_assets", "e2e_assets.spec", "e2e_assets.stages", "e2e_assets.source
         "e2e_assets.checks.contract", "e2e_assets.checks.golden",
         "e2e_assets.checks.expectations", "e2e_assets.checks.reconcile",
         "e2e_assets.checks.reproducibility", "e2e_assets.checks.runner",
-        "e2e_assets.checks.suggest", "e2e_assets.checks.compare"]
+        "e2e_assets.checks.suggest", "e2e_assets.checks.compare",
+        "e2e_assets.checks.drift_check", "e2e_assets.drift", "e2e_assets.drift.sql",
+        "e2e_assets.drift.prepared", "e2e_assets.drift.demo_tables"]
 
 PROGRAM = """
 import sys
