@@ -35,6 +35,11 @@ def engine_for(url: str) -> sa.Engine:
                                   f"{exc}") from exc
 
 
+def reason(exc: BaseException) -> str:
+    """The driver's own message (first line), without SQLAlchemy's wrapping."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 def check_reachable(url: str, purpose: str) -> None:
     """Open and close one connection; raise InfrastructureError saying what it was for."""
     try:
@@ -43,6 +48,5 @@ def check_reachable(url: str, purpose: str) -> None:
     except (SpecError, InfrastructureError):
         raise
     except Exception as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise InfrastructureError(f"cannot reach the database for {purpose} at {masked(url)}: "
-                                  f"{reason}") from exc
+                                  f"{reason(exc)}") from exc

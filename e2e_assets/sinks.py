@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from e2e_assets.db import engine_for, masked
+from e2e_assets.db import engine_for, masked, reason
 from e2e_assets.errors import InfrastructureError
 
 _CHUNK = 500
@@ -91,9 +91,8 @@ def write_sink(df: pd.DataFrame, url: str, table: str, key: str) -> SinkWrite:
     except InfrastructureError:
         raise
     except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise InfrastructureError(f"writing to sink table '{table}' at {masked(url)} failed, "
-                                  f"nothing was written: {reason}") from exc
+                                  f"nothing was written: {reason(exc)}") from exc
     return SinkWrite(table=table, url=masked(url), rows_written=len(df), rows_replaced=replaced)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from e2e_assets.db import engine_for, masked
+from e2e_assets.db import engine_for, masked, reason
 from e2e_assets.errors import InfrastructureError, StageError
 from e2e_assets.spec import Journey
 from e2e_assets.spec.model import GeneratorSource, ParquetSource, SqlSource
@@ -58,9 +58,8 @@ def _read_sql(src: SqlSource) -> pd.DataFrame:
     except InfrastructureError:
         raise
     except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise InfrastructureError(f"cannot read the source at {masked(src.url)}: "
-                                  f"{reason}") from exc
+                                  f"{reason(exc)}") from exc
 
 
 def _generate(journey: Journey, src: GeneratorSource, seed: int) -> pd.DataFrame:

@@ -46,6 +46,8 @@ from e2e_assets.drift.prepared import (
 from e2e_assets.drift.registry import METHODS, Outcome
 
 DEFAULT_FLOORS = {"numeric": 0.1, "categorical": 0.05, "binary": 0.05}
+# (kind, column, method, outcome, effect size, n reference, n current, note)
+RawResult = tuple[str, str, str, Outcome, "float | None", int, int, str]
 EFFECT_METHOD = {"numeric": "wasserstein", "categorical": "tvd", "binary": "tvd"}
 
 
@@ -172,8 +174,6 @@ def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
     return assemble(raw, alpha=alpha, fdr=fdr, effect_floor=effect_floor, share=share,
                     key=prepared.key if prepared is not None else None)
 
-
-RawResult = tuple[str, str, str, Outcome, "float | None", int, int, str]
 
 
 def assemble(raw: Sequence[RawResult], *, alpha: float, fdr: bool,

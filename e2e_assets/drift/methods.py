@@ -153,24 +153,24 @@ def tvd(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     return Outcome(float(0.5 * np.abs(r - c).sum()))
 
 
-@register("chi_square", kinds=CAT, score="p_value", threshold=0.05)
-def chi_square(ref: np.ndarray, cur: np.ndarray) -> Outcome:
-    """Pearson chi-square test of homogeneity on the 2 x k table of category counts."""
+def _homogeneity(ref: np.ndarray, cur: np.ndarray, lambda_: str | None) -> Outcome:
     table = counts_table(ref, cur)
     if table.shape[1] < 2:
         return Outcome(0.0, 1.0)
-    res = stats.chi2_contingency(table, correction=False)
+    res = stats.chi2_contingency(table, correction=False, lambda_=lambda_)
     return Outcome(float(res.statistic), float(res.pvalue))
+
+
+@register("chi_square", kinds=CAT, score="p_value", threshold=0.05)
+def chi_square(ref: np.ndarray, cur: np.ndarray) -> Outcome:
+    """Pearson chi-square test of homogeneity on the 2 x k table of category counts."""
+    return _homogeneity(ref, cur, None)
 
 
 @register("g_test", kinds=CAT, score="p_value", threshold=0.05)
 def g_test(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """G-test (log-likelihood ratio) of homogeneity on the 2 x k table."""
-    table = counts_table(ref, cur)
-    if table.shape[1] < 2:
-        return Outcome(0.0, 1.0)
-    res = stats.chi2_contingency(table, correction=False, lambda_="log-likelihood")
-    return Outcome(float(res.statistic), float(res.pvalue))
+    return _homogeneity(ref, cur, "log-likelihood")
 
 
 def _binary(ref: np.ndarray, cur: np.ndarray) -> tuple[int, int, int, int]:
