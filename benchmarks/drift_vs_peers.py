@@ -78,7 +78,6 @@ def run_tool(tool: str, ref: object, cur: object, key: str = "bench-ref") -> lis
         reference = drift.prepare(ref, key=key)  # type: ignore[arg-type]
         return drift.compare(reference, cur).drifted_columns  # type: ignore[arg-type]
     if tool == "scipy":
-        import numpy as np
         import pandas as pd
         from scipy import stats
 

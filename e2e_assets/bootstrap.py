@@ -57,10 +57,6 @@ class BootstrapContext:
                        golden_requests: pd.DataFrame, params: dict[str, Any] | None = None,
                        metrics: dict[str, float] | None = None) -> ResolvedModel:
         """Log ``model`` to MLflow, register it under the spec's name and alias, with lineage."""
-        import mlflow
-        from mlflow.models import infer_signature
-
-        spec = self.journey.spec
         with tracking(self.home.tracking_uri), warnings.catch_warnings():
             # MLflow hints that int columns cannot hold NaN; the training frame is logged as is.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
@@ -83,7 +79,7 @@ class BootstrapContext:
                   **run_through(self.journey, golden_requests, model=model, until="deliver")}
         training_digest = frame_digest(training)
         with mlflow.start_run(experiment_id=experiment_id,
-                              run_name=f"bootstrap-{spec.journey}") as run:
+                              run_name=f"bootstrap-{spec.journey}"):
             mlflow.log_params({"seed": self.seed, **(params or {})})
             if metrics:
                 mlflow.log_metrics(metrics)
@@ -101,7 +97,6 @@ class BootstrapContext:
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=model_input.head(5),
                 skops_trusted_types=list(spec.model.trusted_types) or None)
-            run_id = run.info.run_id
         mv = mlflow.register_model(info.model_uri, spec.model.name,
                                    tags={GOLDEN_DIGEST_TAG: golden_digest,
                                          TRAINING_DIGEST_TAG: training_digest,

@@ -7,7 +7,11 @@ shows up as such instead of being merged into the extreme deciles. Empty bins ge
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from scipy import stats
+from scipy.spatial import distance
 
 EPS = 1e-4
 BINS = 10
@@ -35,3 +39,27 @@ def bin_counts(sorted_values: np.ndarray, interior_edges: np.ndarray) -> np.ndar
 
 def shares(counts: np.ndarray) -> np.ndarray:
     return np.maximum(counts / max(int(counts.sum()), 1), EPS)
+
+
+def _normed(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return r / r.sum(), c / c.sum()
+
+
+def _hellinger(r: np.ndarray, c: np.ndarray) -> float:
+    r, c = _normed(r, c)
+    return float(np.sqrt(np.sum((np.sqrt(r) - np.sqrt(c)) ** 2)) / np.sqrt(2))
+
+
+def _tvd(r: np.ndarray, c: np.ndarray) -> float:
+    r, c = _normed(r, c)
+    return float(0.5 * np.abs(r - c).sum())
+
+
+# Distances between two share vectors (floored at EPS), used by the exact and the fast path.
+SHARE_DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "psi": lambda r, c: float(np.sum((c - r) * np.log(c / r))),
+    "jensen_shannon": lambda r, c: float(distance.jensenshannon(r, c)),
+    "hellinger": _hellinger,
+    "kl_div": lambda r, c: float(stats.entropy(r, c)),
+    "tvd": _tvd,
+}

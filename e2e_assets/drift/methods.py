@@ -12,9 +12,8 @@ import warnings
 
 import numpy as np
 from scipy import stats
-from scipy.spatial import distance
 
-from e2e_assets.drift.binning import bin_counts, bin_edges, shares
+from e2e_assets.drift.binning import SHARE_DISTANCES, bin_counts, bin_edges, shares
 from e2e_assets.drift.registry import Outcome, register
 
 NUM = ("numeric",)
@@ -119,38 +118,31 @@ def energy_distance(ref: np.ndarray, cur: np.ndarray) -> Outcome:
 @register("psi", kinds=ANY, score="distance", threshold=0.1)
 def psi(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Population stability index: sum((c - r) * ln(c / r))."""
-    r, c = proportions(ref, cur)
-    return Outcome(float(np.sum((c - r) * np.log(c / r))))
+    return Outcome(SHARE_DISTANCES["psi"](*proportions(ref, cur)))
 
 
 @register("jensen_shannon", kinds=ANY, score="distance", threshold=0.1)
 def jensen_shannon(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Jensen-Shannon distance (natural log; 0 = identical, ln(2)^0.5 = disjoint)."""
-    r, c = proportions(ref, cur)
-    return Outcome(float(distance.jensenshannon(r, c)))
+    return Outcome(SHARE_DISTANCES["jensen_shannon"](*proportions(ref, cur)))
 
 
 @register("hellinger", kinds=ANY, score="distance", threshold=0.1)
 def hellinger(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Hellinger distance: ||sqrt(r) - sqrt(c)|| / sqrt(2), in [0, 1]."""
-    r, c = proportions(ref, cur)
-    r, c = r / r.sum(), c / c.sum()
-    return Outcome(float(np.sqrt(np.sum((np.sqrt(r) - np.sqrt(c)) ** 2)) / np.sqrt(2)))
+    return Outcome(SHARE_DISTANCES["hellinger"](*proportions(ref, cur)))
 
 
 @register("kl_div", kinds=ANY, score="distance", threshold=0.1)
 def kl_div(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Kullback-Leibler divergence KL(reference || current), natural log."""
-    r, c = proportions(ref, cur)
-    return Outcome(float(stats.entropy(r, c)))
+    return Outcome(SHARE_DISTANCES["kl_div"](*proportions(ref, cur)))
 
 
 @register("tvd", kinds=ANY, score="distance", threshold=0.1)
 def tvd(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Total variation distance: half the L1 distance between the shares, in [0, 1]."""
-    r, c = proportions(ref, cur)
-    r, c = r / r.sum(), c / c.sum()
-    return Outcome(float(0.5 * np.abs(r - c).sum()))
+    return Outcome(SHARE_DISTANCES["tvd"](*proportions(ref, cur)))
 
 
 def _homogeneity(ref: np.ndarray, cur: np.ndarray, lambda_: str | None) -> Outcome:

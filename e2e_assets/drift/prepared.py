@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.spatial import distance
 
-from e2e_assets.drift.binning import EPS, bin_counts, bin_edges
+from e2e_assets.drift.binning import EPS, SHARE_DISTANCES, bin_counts, bin_edges
 from e2e_assets.drift.registry import Outcome
 
 GRID = 1000
@@ -190,15 +189,7 @@ def numeric_outcomes(col: PreparedColumn, f_cur: np.ndarray, m: int, below_share
 
 def _binned(r: np.ndarray, c: np.ndarray, methods: Sequence[str]) -> dict[str, Outcome]:
     r, c = np.maximum(r, EPS), np.maximum(c, EPS)
-    rn, cn = r / r.sum(), c / c.sum()
-    values = {
-        "psi": lambda: float(np.sum((c - r) * np.log(c / r))),
-        "jensen_shannon": lambda: float(distance.jensenshannon(r, c)),
-        "hellinger": lambda: float(np.sqrt(np.sum((np.sqrt(rn) - np.sqrt(cn)) ** 2)) / np.sqrt(2)),
-        "kl_div": lambda: float(stats.entropy(r, c)),
-        "tvd": lambda: float(0.5 * np.abs(rn - cn).sum()),
-    }
-    return {mth: Outcome(values[mth]()) for mth in methods}
+    return {mth: Outcome(SHARE_DISTANCES[mth](r, c)) for mth in methods}
 
 
 def fast_categorical(col: PreparedColumn, cur: pd.Series, methods: Sequence[str]
