@@ -21,7 +21,7 @@ from e2e_assets.errors import E2EAssetsError, InfrastructureError, StageError
 from e2e_assets.frames import frame_digest, write_parquet_atomic
 from e2e_assets.golden import ARTIFACT_PATH, write_golden
 from e2e_assets.home import Home
-from e2e_assets.registry import (
+from e2e_assets.model_registry import (
     GOLDEN_DIGEST_TAG,
     TRAINING_DIGEST_TAG,
     ResolvedModel,

@@ -46,7 +46,7 @@ def _load(name_or_path: str, home: Home) -> Journey:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from e2e_assets.registry import resolve_model
+    from e2e_assets.model_registry import resolve_model
 
     home = Home.from_env()
     journey = _load(args.journey, home)
@@ -124,7 +124,7 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     import json
 
     from e2e_assets.checks.suggest import suggest_suite
-    from e2e_assets.registry import load_model, resolve_model
+    from e2e_assets.model_registry import load_model, resolve_model
     from e2e_assets.results import write_json_atomic
     from e2e_assets.sources import read_source
     from e2e_assets.spec import STAGES

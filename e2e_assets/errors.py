@@ -1,27 +1,38 @@
-"""Exceptions raised by e2e-assets.
+"""Exceptions raised by e2e-assets. Each class carries the CLI exit code it means.
 
 The tree::
 
-    E2EAssetsError                 base of everything the package raises on purpose
-    ├── SpecError                  a journey spec is wrong (file, field path, what was expected)
-    ├── ModelResolutionError       a models:/<name>@<alias> URI does not resolve in MLflow
-    ├── InfrastructureError        a database, the registry or a file cannot be reached/read
-    └── StageError                 a journey's own stage function raised or returned garbage
+    E2EAssetsError (exit 2)        base of everything the package raises on purpose
+    ├── SpecError (2)              a journey spec is wrong (file, line, field path, expected)
+    │   └── DryRunError (2)        the spec names a column/table that the data does not have,
+    │                              found by the dry run on a sample before the real run
+    ├── UnknownNameError (2)       an unknown drift method or check kind (also a KeyError)
+    ├── ModelResolutionError (2)   a models:/<name>@<alias> URI does not resolve in MLflow
+    ├── InfrastructureError (2)    a database, the registry, a file or DAGSTER_HOME is not usable
+    ├── GoldenError (1)            a golden set is missing or does not match its recorded digest
+    ├── HandoffError (1)           a stage's input is not what its upstream wrote in this run
+    └── StageError (1)             a journey's own stage function raised or returned garbage
 
+Exit codes: 0 every blocking check passed; 1 the journey under test is broken or a blocking
+check failed; 2 bad configuration or infrastructure, found before anything runs.
 A data failure (a check that does not pass) is never an exception: it is a result.
-The CLI maps SpecError, ModelResolutionError and InfrastructureError to exit code 2 and
-StageError (the journey under test broke) to exit code 1.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
 class E2EAssetsError(Exception):
     """Base class for every error e2e-assets raises on purpose."""
 
+    exit_code: int = EXIT_CONFIG
+
 
 class SpecError(E2EAssetsError):
-    """A journey spec is invalid. Carries the file and the field path."""
+    """A journey spec is invalid. Carries the file, the line and the field path."""
 
     def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
                  line: int | None = None) -> None:
@@ -37,6 +48,29 @@ class SpecError(E2EAssetsError):
         super().__init__(f"{where}: {message}")
 
 
+class DryRunError(SpecError):
+    """The dry run on a source sample found checks or stages naming what the data lacks.
+
+    ``problems`` holds one entry per problem (stage, check, column, message), all of them,
+    not the first only.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
+                 line: int | None = None, stage: str | None = None, check: str | None = None,
+                 column: str | None = None,
+                 problems: Iterable[dict[str, object]] = ()) -> None:
+        self.stage, self.check, self.column = stage, check, column
+        self.problems = tuple(problems)
+        super().__init__(message, file=file, field=field, line=line)
+
+
+class UnknownNameError(E2EAssetsError, KeyError):
+    """An unknown registered name (drift method, check kind); lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class ModelResolutionError(E2EAssetsError):
     """A model URI does not resolve to a registered model version."""
 
@@ -45,8 +79,22 @@ class InfrastructureError(E2EAssetsError):
     """Something outside the journey (database, registry, filesystem) is not reachable."""
 
 
+class GoldenError(E2EAssetsError):
+    """The golden set is missing, or does not match its recorded digest."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class HandoffError(E2EAssetsError):
+    """A stage's input differs from what its upstream recorded in the same run: fail closed."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
 class StageError(E2EAssetsError):
     """A stage function of a journey raised, or returned something that is not a valid frame."""
+
+    exit_code = EXIT_CHECK_FAILED
 
     def __init__(self, journey: str, stage: str, message: str) -> None:
         self.journey = journey

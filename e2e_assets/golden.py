@@ -16,16 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from e2e_assets.errors import E2EAssetsError
+from e2e_assets.errors import GoldenError
 from e2e_assets.frames import frame_digest, write_parquet_atomic
-from e2e_assets.registry import GOLDEN_DIGEST_TAG, ResolvedModel, tracking
+from e2e_assets.model_registry import GOLDEN_DIGEST_TAG, ResolvedModel, tracking
 
 GOLDEN_FRAMES = ("requests", "ingest", "features", "score", "decide", "deliver")
 ARTIFACT_PATH = "golden"
-
-
-class GoldenError(E2EAssetsError):
-    """The golden set is missing, or does not match its recorded digest."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from e2e_assets.registry import ResolvedModel
+from e2e_assets.model_registry import ResolvedModel
 
 KEY_PACKAGES = ("e2e-assets", "dagster", "mlflow", "great-expectations", "scikit-learn",
                 "pandas", "numpy", "scipy", "pyarrow", "sqlalchemy")

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_CONFIG = 0, 1, 2
+from e2e_assets.errors import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_OK
 
 
 @dataclass(frozen=True)

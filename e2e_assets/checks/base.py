@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from e2e_assets.registry import ResolvedModel
+from e2e_assets.errors import UnknownNameError
+from e2e_assets.model_registry import ResolvedModel
 from e2e_assets.spec import Journey
 
 MASK = "***"
@@ -113,7 +114,8 @@ def get_kind(name: str) -> CheckKind:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown check kind {name!r}; registered: {sorted(REGISTRY)}") from None
+        raise UnknownNameError(f"unknown check kind {name!r}; registered: "
+                               f"{sorted(REGISTRY)}") from None
 
 
 def _isnull(v: Any) -> bool:

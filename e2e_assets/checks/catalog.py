@@ -2,7 +2,7 @@
 
 from e2e_assets.checks import (  # noqa: F401
     contract,
-    drift_check,
+    drift,
     expectations,
     golden,
     reconcile,

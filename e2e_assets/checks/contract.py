@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
-from e2e_assets.registry import InputColumn, input_schema
+from e2e_assets.model_registry import InputColumn, input_schema
 
 # dtype kinds accepted for each contract type (MLflow DataType names included).
 _KINDS = {"float": "f", "double": "f", "number": "fiu", "integer": "iu", "long": "iu",

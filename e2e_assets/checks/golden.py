@@ -13,8 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
-from e2e_assets.checks.compare import compare_frames, compare_statistically
-from e2e_assets.golden import GoldenError, load_golden
+from e2e_assets.checks.frame_diff import compare_frames, compare_statistically
+from e2e_assets.errors import GoldenError
+from e2e_assets.golden import load_golden
 from e2e_assets.stages import run_stage
 
 

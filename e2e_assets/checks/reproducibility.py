@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
-from e2e_assets.checks.compare import compare_frames
+from e2e_assets.checks.frame_diff import compare_frames
 from e2e_assets.stages import run_stage
 
 

@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+from e2e_assets.errors import UnknownNameError
+
 Kind = Literal["numeric", "categorical", "binary"]
 Score = Literal["p_value", "distance"]
 
@@ -50,7 +52,7 @@ class _Methods(Mapping[str, DriftMethod]):
         try:
             return _REGISTRY[name]
         except KeyError:
-            raise KeyError(f"unknown drift method {name!r}; registered: "
+            raise UnknownNameError(f"unknown drift method {name!r}; registered: "
                            f"{sorted(_REGISTRY)}") from None
 
     def __iter__(self) -> Iterator[str]:

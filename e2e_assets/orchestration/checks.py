@@ -24,7 +24,7 @@ def check_description(kind_description: str, check: Any) -> str:
 
 def build_stage_check_specs(journey: Journey, stage: str) -> list[dg.AssetCheckSpec]:
     """One ``AssetCheckSpec`` per gating check of ``stage`` (blocking as configured); monitoring
-    checks (drift) are separate definitions, see ``drift.py``."""
+    checks (drift) are separate definitions, see ``monitor_checks.py``."""
     key = dg.AssetKey([journey.name, stage])
     specs = []
     for i, check in enumerate(journey.spec.checks.get(stage, [])):  # type: ignore[call-overload]

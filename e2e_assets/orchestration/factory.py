@@ -14,13 +14,14 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from e2e_assets.checks.base import StageCheckContext, get_kind
+from e2e_assets.checks.runner import evaluate_one, evaluate_phase
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
-from e2e_assets.checks.base import StageCheckContext, get_kind
-from e2e_assets.checks.runner import evaluate_one, evaluate_phase
+from e2e_assets.model_registry import ResolvedModel
 from e2e_assets.orchestration.checks import build_stage_check_specs, to_check_result
-from e2e_assets.orchestration.drift import build_drift_checks, build_drift_job_and_schedule
+from e2e_assets.orchestration.monitor_checks import build_drift_checks, build_drift_job_and_schedule
 from e2e_assets.orchestration.resources import (
     ALIAS_TAG,
     IO_MANAGER_KEY,
@@ -29,7 +30,6 @@ from e2e_assets.orchestration.resources import (
     StageStore,
 )
 from e2e_assets.provenance import build_provenance
-from e2e_assets.registry import ResolvedModel
 from e2e_assets.sinks import sink_ids, write_sink
 from e2e_assets.sources import describe_source, read_source
 from e2e_assets.spec import STAGES, Journey

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from e2e_assets.frames import write_parquet_atomic
-from e2e_assets.registry import ResolvedModel, load_model, resolve_model
+from e2e_assets.model_registry import ResolvedModel, load_model, resolve_model
 from e2e_assets.storage import read_stage, stage_path
 
 IO_MANAGER_KEY = "e2e_parquet_io_manager"

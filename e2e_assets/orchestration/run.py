@@ -13,9 +13,9 @@ import dagster as dg
 from e2e_assets.db import check_reachable
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.home import Home
+from e2e_assets.model_registry import resolve_model
 from e2e_assets.orchestration.factory import build_journey_definitions, journey_job_name
 from e2e_assets.orchestration.resources import ALIAS_TAG
-from e2e_assets.registry import resolve_model
 from e2e_assets.results import CheckOutcome, JourneyRun, StageResult
 from e2e_assets.sources import read_source
 from e2e_assets.spec import STAGES, Journey

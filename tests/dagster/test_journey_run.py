@@ -11,8 +11,8 @@ import pytest
 
 from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
+from e2e_assets.model_registry import client_for
 from e2e_assets.orchestration.run import instance_for, run_journey
-from e2e_assets.registry import client_for
 from e2e_assets.results import render_table
 from e2e_assets.sinks import count_rows
 from e2e_assets.spec import load_journey

@@ -12,7 +12,7 @@ import pytest
 
 from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
-from e2e_assets.registry import client_for
+from e2e_assets.model_registry import client_for
 from e2e_assets.sinks import count_rows
 from tests.conftest import cli
 from tests.helpers import journey_variant

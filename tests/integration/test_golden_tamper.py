@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from e2e_assets.errors import GoldenError
 from e2e_assets.faults import tamper_golden
-from e2e_assets.golden import GoldenError, load_golden
+from e2e_assets.golden import load_golden
 from e2e_assets.home import Home
-from e2e_assets.registry import resolve_model
+from e2e_assets.model_registry import resolve_model
 from tests.conftest import _bootstrap, cli
 
 pytestmark = pytest.mark.slow

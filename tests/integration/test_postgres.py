@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from e2e_assets.registry import client_for
+from e2e_assets.model_registry import client_for
 from tests.conftest import cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

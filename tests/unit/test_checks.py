@@ -10,15 +10,18 @@ import pytest
 from scipy import stats
 
 from e2e_assets.checks.base import MASK, StageCheckContext
-from e2e_assets.checks.compare import compare_frames, compare_statistically, wilson_interval
-from e2e_assets.checks.contract import ColumnContract, check_declared_columns, \
-    check_signature_columns
+from e2e_assets.checks.contract import (
+    ColumnContract,
+    check_declared_columns,
+    check_signature_columns,
+)
 from e2e_assets.checks.expectations import validate_frame
+from e2e_assets.checks.frame_diff import compare_frames, compare_statistically, wilson_interval
 from e2e_assets.checks.reconcile import reconcile_ids
 from e2e_assets.checks.rules import RulesOptions, check_rules
 from e2e_assets.checks.suggest import suggest_suite
 from e2e_assets.faults import Fault, contract_break, lost_records, null_burst, unit_change
-from e2e_assets.registry import InputColumn
+from e2e_assets.model_registry import InputColumn
 from e2e_assets.spec import load_journey
 from pipelines.credit_approval import stages as credit
 from pipelines.credit_approval.train import load_applications

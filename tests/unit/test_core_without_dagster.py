@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 CORE = ["e2e_assets", "e2e_assets.spec", "e2e_assets.stages", "e2e_assets.sources",
-        "e2e_assets.sinks", "e2e_assets.registry", "e2e_assets.provenance",
+        "e2e_assets.sinks", "e2e_assets.model_registry", "e2e_assets.provenance",
         "e2e_assets.bootstrap", "e2e_assets.results", "e2e_assets.discovery",
         "e2e_assets.frames", "e2e_assets.home", "e2e_assets.cli", "e2e_assets.golden",
         "e2e_assets.faults", "e2e_assets.storage", "e2e_assets.checks",
@@ -14,8 +14,8 @@ CORE = ["e2e_assets", "e2e_assets.spec", "e2e_assets.stages", "e2e_assets.source
         "e2e_assets.checks.contract", "e2e_assets.checks.golden",
         "e2e_assets.checks.expectations", "e2e_assets.checks.reconcile",
         "e2e_assets.checks.reproducibility", "e2e_assets.checks.runner",
-        "e2e_assets.checks.suggest", "e2e_assets.checks.compare",
-        "e2e_assets.checks.drift_check", "e2e_assets.drift", "e2e_assets.drift.sql",
+        "e2e_assets.checks.suggest", "e2e_assets.checks.frame_diff",
+        "e2e_assets.checks.drift", "e2e_assets.drift", "e2e_assets.drift.sql",
         "e2e_assets.drift.prepared", "e2e_assets.drift.demo_tables"]
 
 PROGRAM = """

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from e2e_assets import drift
-from e2e_assets.drift.prepared import GRID, _CACHE
+from e2e_assets.drift.prepared import _CACHE, GRID
 
 RNG = np.random.default_rng(3)
 

@@ -22,7 +22,7 @@ from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, regi
 from e2e_assets.drift import compare
 from e2e_assets.drift.prepared import prepare_lazily
 from e2e_assets.errors import E2EAssetsError
-from e2e_assets.registry import ResolvedModel, tracking
+from e2e_assets.model_registry import ResolvedModel, tracking
 from e2e_assets.stages import run_through
 
 SPARK = " ▁▂▃▄▅▆▇█"
