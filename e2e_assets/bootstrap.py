@@ -17,31 +17,52 @@ from typing import Any
 import pandas as pd
 
 from e2e_assets.db import engine_for, masked
-from e2e_assets.errors import E2EAssetsError, InfrastructureError, StageError
+from e2e_assets.errors import InfrastructureError, ModelResolutionError, StageError
 from e2e_assets.frames import frame_digest, write_parquet_atomic
-from e2e_assets.golden import ARTIFACT_PATH, write_golden
+from e2e_assets.golden import ARTIFACT_PATH, REQUESTS, write_golden
+from e2e_assets.handoff import file_lock
 from e2e_assets.home import Home
 from e2e_assets.model_registry import (
     GOLDEN_DIGEST_TAG,
     TRAINING_DIGEST_TAG,
     ResolvedModel,
+    require_tracking_store,
     resolve_model,
     tracking,
 )
-from e2e_assets.sources import parquet_path, read_source
-from e2e_assets.spec import Journey
+from e2e_assets.sources import describe_source, parquet_path, read_source
+from e2e_assets.spec.loader import Journey
 from e2e_assets.spec.model import ParquetSource, SqlSource
 from e2e_assets.stages import run_through
 
 
 @dataclass(frozen=True)
 class BootstrapContext:
+    """What a journey's bootstrap function gets. It makes only what is missing: an existing
+    source is kept and an existing alias is never moved, unless ``force`` is set."""
+
     journey: Journey
     home: Home
     seed: int
+    force: bool = False
+    missing: frozenset[str] = frozenset()  # 'source' and/or the stages whose model is missing
+
+    @property
+    def needs_source(self) -> bool:
+        return self.force or "source" in self.missing
+
+    def needs_model(self, stage: str | None = None) -> bool:
+        """Whether ``stage``'s model (default: the model of record) must be registered."""
+        spec = self.journey.spec
+        target = spec.model_for(stage) if stage is not None else spec.primary_model
+        return self.force or any(spec.model_for(s) == target for s in self.missing
+                                 if s != "source")
 
     def write_source(self, df: pd.DataFrame) -> str:
-        """Replace the journey's source with ``df`` (one transaction / one rename)."""
+        """Replace the journey's source with ``df`` (one transaction / one rename); an existing
+        source is kept unless forced."""
+        if not self.needs_source:
+            return f"kept the existing source ({describe_source(self.journey)})"
         src = self.journey.spec.source
         if isinstance(src, SqlSource):
             if src.table is None:
@@ -54,19 +75,47 @@ class BootstrapContext:
         return "generator (nothing to write)"
 
     def register_model(self, model: Any, *, training: pd.DataFrame, model_input: pd.DataFrame,
-                       golden_requests: pd.DataFrame, params: dict[str, Any] | None = None,
+                       golden_requests: pd.DataFrame | None = None, stage: str | None = None,
+                       params: dict[str, Any] | None = None,
                        metrics: dict[str, float] | None = None) -> ResolvedModel:
-        """Log ``model`` to MLflow, register it under the spec's name and alias, with lineage."""
+        """Log ``model`` to MLflow and register it under the name and alias the spec gives
+        ``stage`` (default: the journey's model of record), with its lineage.
+
+        The model of record also gets the golden set: ``golden_requests`` through every stage,
+        the other stages' models taken from the registry (register those first).
+        """
+        spec = self.journey.spec
+        model_spec = spec.model_for(stage) if stage is not None else spec.primary_model
+        if model_spec is None:
+            raise InfrastructureError(f"journey '{spec.journey}' declares no model "
+                                      + (f"on stage '{stage}'" if stage else "at all"))
+        if not self.needs_model(stage):  # never move an existing alias unless forced
+            return resolve_model(self.home.tracking_uri, model_spec.uri)
+        is_record = model_spec == spec.primary_model
+        if is_record and golden_requests is None:
+            raise InfrastructureError("the model of record needs golden_requests for its "
+                                      "golden set")
         with tracking(self.home.tracking_uri), warnings.catch_warnings():
             # MLflow hints that int columns cannot hold NaN; the training frame is logged as is.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
                                     category=UserWarning)
-            return self._register(model, training=training, model_input=model_input,
-                                  golden_requests=golden_requests, params=params,
-                                  metrics=metrics)
+            return self._register(model, model_spec, training=training, model_input=model_input,
+                                  golden_requests=golden_requests if is_record else None,
+                                  params=params, metrics=metrics)
 
-    def _register(self, model: Any, *, training: pd.DataFrame, model_input: pd.DataFrame,
-                  golden_requests: pd.DataFrame, params: dict[str, Any] | None,
+    def _golden_frames(self, model: Any, model_spec: Any, requests: pd.DataFrame
+                       ) -> dict[str, pd.DataFrame]:
+        from e2e_assets.serving import ServedModels
+
+        served = ServedModels(self.journey, self.home.tracking_uri)
+        spec = self.journey.spec
+        models = {s: model if spec.model_for(s) == model_spec else served.model(s)
+                  for s in spec.model_stages}
+        return {REQUESTS: requests, **run_through(self.journey, requests, models=models)}
+
+    def _register(self, model: Any, model_spec: Any, *, training: pd.DataFrame,
+                  model_input: pd.DataFrame, golden_requests: pd.DataFrame | None,
+                  params: dict[str, Any] | None,
                   metrics: dict[str, float] | None) -> ResolvedModel:
         import mlflow
         from mlflow.models import infer_signature
@@ -75,9 +124,10 @@ class BootstrapContext:
         experiment_id = _experiment(self.home, f"e2e-assets/{spec.journey}")
         predictions = _predict(model, model_input.head(200))
         signature = infer_signature(model_input, predictions)
-        golden = {"requests": golden_requests,
-                  **run_through(self.journey, golden_requests, model=model, until="deliver")}
+        golden = (self._golden_frames(model, model_spec, golden_requests)
+                  if golden_requests is not None else None)
         training_digest = frame_digest(training)
+        tags = {TRAINING_DIGEST_TAG: training_digest, "e2e.journey": spec.journey}
         with mlflow.start_run(experiment_id=experiment_id,
                               run_name=f"bootstrap-{spec.journey}"):
             mlflow.log_params({"seed": self.seed, **(params or {})})
@@ -86,24 +136,22 @@ class BootstrapContext:
             mlflow.log_input(mlflow.data.from_pandas(
                 training, name=f"{spec.journey}-training", digest=training_digest[7:23]),
                 context="training")
-            mlflow.log_input(mlflow.data.from_pandas(
-                golden_requests, name=f"{spec.journey}-golden",
-                digest=frame_digest(golden_requests)[7:23]), context="golden")
             with tempfile.TemporaryDirectory() as tmp:
                 write_parquet_atomic(training, Path(tmp) / "training.parquet")
                 mlflow.log_artifact(str(Path(tmp) / "training.parquet"), artifact_path="data")
-                golden_digest = write_golden(golden, Path(tmp) / "golden")
-                mlflow.log_artifacts(str(Path(tmp) / "golden"), artifact_path=ARTIFACT_PATH)
+                if golden is not None and golden_requests is not None:
+                    mlflow.log_input(mlflow.data.from_pandas(
+                        golden_requests, name=f"{spec.journey}-golden",
+                        digest=frame_digest(golden_requests)[7:23]), context="golden")
+                    tags[GOLDEN_DIGEST_TAG] = write_golden(golden, Path(tmp) / "golden")
+                    mlflow.log_artifacts(str(Path(tmp) / "golden"), artifact_path=ARTIFACT_PATH)
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=model_input.head(5),
-                skops_trusted_types=list(spec.model.trusted_types) or None)
-        mv = mlflow.register_model(info.model_uri, spec.model.name,
-                                   tags={GOLDEN_DIGEST_TAG: golden_digest,
-                                         TRAINING_DIGEST_TAG: training_digest,
-                                         "e2e.journey": spec.journey})
+                skops_trusted_types=list(model_spec.trusted_types) or None)
+        mv = mlflow.register_model(info.model_uri, model_spec.name, tags=tags)
         client = mlflow.MlflowClient()
-        client.set_registered_model_alias(spec.model.name, spec.model.alias, mv.version)
-        return resolve_model(self.home.tracking_uri, spec.model.uri)
+        client.set_registered_model_alias(model_spec.name, model_spec.alias, mv.version)
+        return resolve_model(self.home.tracking_uri, model_spec.uri)
 
 
 @dataclass(frozen=True)
@@ -113,30 +161,48 @@ class BootstrapResult:
     reason: str
 
 
-def needs_bootstrap(journey: Journey, home: Home) -> str | None:
-    """Why the journey cannot run yet (missing source or model), or None when it can."""
+def missing_parts(journey: Journey, home: Home) -> dict[str, str]:
+    """What the journey lacks to run: ``{'source' or a model-serving stage: why}``."""
+    missing: dict[str, str] = {}
     try:
         read_source(journey).head(0)
     except (InfrastructureError, StageError) as exc:
-        return f"source missing ({exc})"
+        missing["source"] = f"source missing ({exc})"
     try:
-        resolve_model(home.tracking_uri, journey.spec.model.uri)
-    except E2EAssetsError as exc:
-        return f"model missing ({exc})"
-    return None
+        require_tracking_store(home.tracking_uri)
+    except InfrastructureError as exc:  # bootstrap creates it
+        return {**missing, **{s: f"model missing ({exc})" for s in journey.spec.model_stages}}
+    for stage in journey.spec.model_stages:
+        model_spec = journey.spec.model_for(stage)
+        assert model_spec is not None  # model_stages lists only stages with a model
+        try:
+            resolve_model(home.tracking_uri, model_spec.uri)
+        except ModelResolutionError as exc:
+            missing[stage] = f"model missing ({exc})"
+    return missing
+
+
+def needs_bootstrap(journey: Journey, home: Home) -> str | None:
+    """Why the journey cannot run yet (missing source or model), or None when it can."""
+    missing = missing_parts(journey, home)
+    return "; ".join(dict.fromkeys(missing.values())) or None
 
 
 def bootstrap_journey(journey: Journey, home: Home, *, force: bool = False) -> BootstrapResult:
-    reason = "forced" if force else needs_bootstrap(journey, home)
-    if reason is None:
-        return BootstrapResult(journey.name, ran=False, reason="source and model present")
-    if journey.spec.bootstrap is None:
-        raise InfrastructureError(f"journey '{journey.name}' cannot run: {reason}; and its "
-                                  f"spec has no 'bootstrap:' function to make it")
+    """Make what ``journey`` lacks (everything with ``force``), under the home's lock so that
+    concurrent bootstraps do not register twice."""
     home.ensure()
-    fn = journey.functions["bootstrap"]
-    fn(BootstrapContext(journey=journey, home=home, seed=journey.spec.seed),
-       **journey.spec.bootstrap.params)
+    with file_lock(home.root / ".bootstrap.lock"):
+        missing = missing_parts(journey, home)
+        if not missing and not force:
+            return BootstrapResult(journey.name, ran=False, reason="source and model present")
+        reason = "forced" if force else "; ".join(dict.fromkeys(missing.values()))
+        if journey.spec.bootstrap is None:
+            raise InfrastructureError(f"journey '{journey.name}' cannot run: {reason}; and its "
+                                      f"spec has no 'bootstrap:' function to make it")
+        fn = journey.functions["bootstrap"]
+        fn(BootstrapContext(journey=journey, home=home, seed=journey.spec.seed, force=force,
+                            missing=frozenset(missing)), **journey.spec.bootstrap.params)
     return BootstrapResult(journey.name, ran=True, reason=reason)
 
 

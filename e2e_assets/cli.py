@@ -16,9 +16,10 @@ from pathlib import Path
 from time import perf_counter
 
 from e2e_assets.discovery import find_journey_file, journey_files
-from e2e_assets.errors import E2EAssetsError
+from e2e_assets.dryrun import DEFAULT_SAMPLE_ROWS
+from e2e_assets.errors import EXIT_CONFIG, EXIT_OK, E2EAssetsError, SpecError
 from e2e_assets.home import Home
-from e2e_assets.results import EXIT_CONFIG, EXIT_OK, JourneyRun, render_table, write_report
+from e2e_assets.results import JourneyRun, render_table, write_report
 from e2e_assets.spec import Journey, load_journey
 
 # No library phones home from a test tool.
@@ -46,14 +47,15 @@ def _load(name_or_path: str, home: Home) -> Journey:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from e2e_assets.model_registry import resolve_model
+    from e2e_assets.dryrun import preflight
 
     home = Home.from_env()
     journey = _load(args.journey, home)
     if not args.offline:
-        resolve_model(home.tracking_uri, journey.spec.model.uri)
-    print(f"{journey.path}: valid journey '{journey.name}'"
-          + (" (registry not checked)" if args.offline else ""))
+        preflight(journey, home, sample_rows=args.sample_rows)
+    print(f"{journey.path}: valid journey '{journey.name}' ({' -> '.join(journey.stages)})"
+          + (" (offline: registry, source and dry run not checked)" if args.offline else
+             f"; dry run on {args.sample_rows} source rows passed"))
     return EXIT_OK
 
 
@@ -79,7 +81,8 @@ def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
 
 
 def _run_and_print(journey: Journey, home: Home, alias: str | None,
-                   faults: Sequence[str] = ()) -> JourneyRun:
+                   faults: Sequence[str] = (), sample_rows: int = DEFAULT_SAMPLE_ROWS
+                   ) -> JourneyRun:
     from e2e_assets.orchestration.run import run_journey
 
     if faults:
@@ -88,8 +91,9 @@ def _run_and_print(journey: Journey, home: Home, alias: str | None,
         parsed = [parse_fault(f) for f in faults]
         journey = with_faults(journey, parsed)
         _say(f"[{journey.name}] INJECTING faults: {', '.join(f.describe() for f in parsed)}")
-    _say(f"[{journey.name}] running ingest -> features -> score -> decide -> deliver ...")
-    run = run_journey(journey, home, alias=alias)
+    _say(f"[{journey.name}] dry run on {sample_rows} source rows, then "
+         f"{' -> '.join(journey.stages)} ...")
+    run = run_journey(journey, home, alias=alias, sample_rows=sample_rows)
     print(render_table(run), flush=True)
     print(flush=True)
     return run
@@ -99,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     home = Home.from_env()
     journey = _load(args.journey, home)
-    run = _run_and_print(journey, home, args.alias, args.fault or ())
+    run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows)
     report = write_report([run], Path(args.report).parent if args.report else home.reports,
                           Path(args.report).stem if args.report else journey.name)
     print(f"report: {report}")
@@ -124,31 +128,30 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     import json
 
     from e2e_assets.checks.suggest import suggest_suite
-    from e2e_assets.model_registry import load_model, resolve_model
+    from e2e_assets.handoff import RunStore
     from e2e_assets.results import write_json_atomic
+    from e2e_assets.serving import ServedModels
     from e2e_assets.sources import read_source
-    from e2e_assets.spec import STAGES
     from e2e_assets.stages import run_through
 
     home = Home.from_env()
     journey = _load(args.journey, home)
-    if args.stage not in ("source", *STAGES):
-        raise E2EAssetsError(f"unknown stage '{args.stage}'; expected 'source' or one of "
-                             f"{list(STAGES)}")
-    stored = home.storage / journey.name / f"{args.stage}.parquet"
+    if args.stage not in ("source", *journey.stages):
+        raise SpecError(f"unknown stage '{args.stage}'; expected 'source' or one of "
+                        f"{list(journey.stages)}", file=str(journey.path))
+    store = RunStore(home.storage, journey.name, "suggest-suite", journey.stages)
     if args.stage == "source":
         sample, origin = read_source(journey), "the source"
-    elif stored.is_file():
-        import pandas as pd
-
-        sample, origin = pd.read_parquet(stored), str(stored)
+    elif args.stage in store.latest():
+        sample = store.read_latest(args.stage)
+        origin = f"the latest stored output (run {store.latest()[args.stage]})"
     else:
         _say(f"[{journey.name}] no stored {args.stage} output; running the stages in memory ...")
-        model = load_model(home.tracking_uri, resolve_model(home.tracking_uri,
-                                                            journey.spec.model.uri))
-        sample = run_through(journey, read_source(journey), model=model, until=args.stage)[
+        served = ServedModels(journey, home.tracking_uri)
+        sample = run_through(journey, read_source(journey),
+                             models=served.all_loaded(until=args.stage), until=args.stage)[
             args.stage]
-        origin = "the source run through the champion"
+        origin = "the source run through the served models"
     suite = suggest_suite(sample, name=f"{journey.name}.{args.stage}",
                           id_column=journey.spec.request_id, sensitive=journey.spec.sensitive)
     out = Path(args.out) if args.out else (journey.project_root / "expectations" /
@@ -157,7 +160,7 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
         print(json.dumps(suite, indent=2))
         return EXIT_OK
     if out.exists() and not args.force:
-        raise E2EAssetsError(f"{out} exists; pass --force to overwrite or --out to write "
+        raise SpecError(f"{out} exists; pass --force to overwrite or --out to write "
                              f"elsewhere (--out - prints it)")
     write_json_atomic(suite, out)
     print(f"drafted {len(suite['expectations'])} expectations from {len(sample)} rows of "
@@ -176,11 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alias", help="serve this model alias instead of the spec's (e.g. challenger)")
     p.add_argument("--report", help="write the JSON report here (default: <home>/reports/)")
     p.add_argument("--fault", action="append", metavar="ID[:STAGE[:COLUMN]]",
-                   help="inject a production fault (see FAULTS.md), e.g. null_burst:features:age")
+                   help="inject a production fault (see docs/FAULTS.md), e.g. "
+                        "null_burst:features:age")
+    _sample_rows_option(p)
     p.set_defaults(fn=cmd_run)
-    p = sub.add_parser("validate", help="validate a journey spec (exit 0 valid, 2 invalid)")
+    p = sub.add_parser("validate", help="validate a journey spec and dry-run it on a sample "
+                                        "(exit 0 valid, 2 invalid)")
     p.add_argument("journey", help="journey.yaml path or journey name")
-    p.add_argument("--offline", action="store_true", help="do not check the model registry")
+    p.add_argument("--offline", action="store_true",
+                   help="check the spec only: no registry, no source, no dry run")
+    _sample_rows_option(p)
     p.set_defaults(fn=cmd_validate)
     p = sub.add_parser("bootstrap", help="create the sources and models journeys need")
     p.add_argument("journeys", nargs="*", help="journey names (default: all)")
@@ -188,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_bootstrap)
     p = sub.add_parser("suggest-suite", help="draft a GX suite for a stage from a reference sample")
     p.add_argument("journey", help="journey name or journey.yaml path")
-    p.add_argument("stage", help="'source' or a stage: ingest, features, score, decide, deliver")
+    p.add_argument("stage", help="'source' or one of the journey's stages")
     p.add_argument("--out", help="where to write (default expectations/<journey>/<stage>.json; "
                    "'-' prints)")
     p.add_argument("--force", action="store_true", help="overwrite an existing suite")
@@ -196,13 +204,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sample_rows_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample-rows", type=_positive_int, default=DEFAULT_SAMPLE_ROWS,
+                        metavar="N", help="source rows the dry run uses before anything runs "
+                        f"(default {DEFAULT_SAMPLE_ROWS})")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"expected 1 to 1000000, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup()
     try:
         return int(args.fn(args))
-    except E2EAssetsError as exc:
+    except E2EAssetsError as exc:  # each class carries its exit code
         print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: one line, and how to see the detail
+        if os.environ.get("E2E_ASSETS_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"error: internal error in e2e-assets ({type(exc).__name__}: {first}); please "
+              f"report it. Set E2E_ASSETS_DEBUG=1 to see the traceback.", file=sys.stderr)
         return EXIT_CONFIG
 
 

@@ -100,3 +100,17 @@ class StageError(E2EAssetsError):
         self.journey = journey
         self.stage = stage
         super().__init__(f"stage '{stage}' of journey '{journey}' failed: {message}")
+
+
+def exit_code_for(class_name: str) -> int | None:
+    """The exit code of the e2e-assets error class called ``class_name`` (None: not ours).
+
+    Dagster hands step errors over by class name, so a run's summary maps them back here.
+    """
+    stack: list[type[E2EAssetsError]] = [E2EAssetsError]
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == class_name:
+            return cls.exit_code
+        stack.extend(cls.__subclasses__())
+    return None

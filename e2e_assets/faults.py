@@ -9,6 +9,7 @@ given seed, except ``nondeterminism``, whose whole point is not to be.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from e2e_assets.errors import InfrastructureError, SpecError
-from e2e_assets.spec import Journey
+from e2e_assets.spec.loader import Journey
 
 
 @dataclass(frozen=True)
@@ -196,21 +197,45 @@ def _literal(text: str) -> Any:
 
 
 def with_faults(journey: Journey, faults: Sequence[Fault]) -> Journey:
-    return dataclasses.replace(journey, faults=(*journey.faults, *faults))
+    """The same journey with its stage functions wrapped to inject ``faults``.
+
+    A frame fault alters what the stage returns; a model fault replaces the model the stage is
+    given. The core never knows: it calls the (wrapped) functions as always.
+    """
+    functions = dict(journey.functions)
+    for fault in faults:
+        if fault.stage not in journey.stages:
+            raise SpecError(f"fault '{fault.id}' targets stage '{fault.stage}', which journey "
+                            f"'{journey.name}' does not have; its stages: "
+                            f"{list(journey.stages)}")
+        if fault.id in MODEL_FAULTS and journey.spec.model_for(fault.stage) is None:
+            raise SpecError(f"fault '{fault.id}' replaces a model, and stage '{fault.stage}' "
+                            f"serves none; stages with a model: "
+                            f"{list(journey.spec.model_stages)}")
+        functions[fault.stage] = _wrap(functions[fault.stage], fault)
+    return dataclasses.replace(journey, functions=functions,
+                               injected=(*journey.injected, *(f.describe() for f in faults)),
+                               base=journey.pristine)
 
 
-def apply_to_output(journey: Journey, stage: str, out: pd.DataFrame) -> pd.DataFrame:
-    for fault in journey.faults:
-        if fault.stage == stage and fault.id in FRAME_FAULTS:
-            out = FRAME_FAULTS[fault.id][1](out, fault)
-    return out
+def _wrap(fn: Callable[..., pd.DataFrame], fault: Fault) -> Callable[..., pd.DataFrame]:
+    if fault.id in MODEL_FAULTS:
+        replacement = MODEL_FAULTS[fault.id]
 
+        @functools.wraps(fn)
+        def with_model(frame: pd.DataFrame, model: Any, *args: Any, **kwargs: Any
+                       ) -> pd.DataFrame:
+            return fn(frame, replacement(fault), *args, **kwargs)
 
-def apply_to_model(journey: Journey, stage: str, model: Any) -> Any:
-    for fault in journey.faults:
-        if fault.stage == stage and fault.id in MODEL_FAULTS:
-            model = MODEL_FAULTS[fault.id](fault)
-    return model
+        return with_model
+    transform = FRAME_FAULTS[fault.id][1]
+
+    @functools.wraps(fn)
+    def with_output(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        out = fn(*args, **kwargs)
+        return transform(out, fault) if isinstance(out, pd.DataFrame) else out
+
+    return with_output
 
 
 def tamper_golden(artifact_dir: Path, frame: str = "score") -> Path:

@@ -20,30 +20,38 @@ from e2e_assets.errors import GoldenError
 from e2e_assets.frames import frame_digest, write_parquet_atomic
 from e2e_assets.model_registry import GOLDEN_DIGEST_TAG, ResolvedModel, tracking
 
-GOLDEN_FRAMES = ("requests", "ingest", "features", "score", "decide", "deliver")
+REQUESTS = "requests"  # the golden requests as they came from the source
 ARTIFACT_PATH = "golden"
 
 
 @dataclass(frozen=True)
 class GoldenSet:
+    """The golden requests and each stage's golden output, in stage order."""
+
     digest: str
     frames: Mapping[str, pd.DataFrame]
     model_version: str
+    order: tuple[str, ...]  # 'requests', then the stages as they ran
 
     def input_for(self, stage: str) -> pd.DataFrame:
-        """What ``stage`` received in the golden run (ingest received the raw requests)."""
-        return self.frames[GOLDEN_FRAMES[GOLDEN_FRAMES.index(stage) - 1]]
+        """What ``stage`` received in the golden run (the first stage: the raw requests)."""
+        if stage not in self.order:
+            raise GoldenError(f"the golden set of v{self.model_version} has no output of stage "
+                              f"'{stage}' (it has {list(self.order[1:])}); re-register the "
+                              f"model after adding a stage")
+        return self.frames[self.order[self.order.index(stage) - 1]]
 
 
 def write_golden(frames: Mapping[str, pd.DataFrame], folder: Path) -> str:
-    """One parquet per frame plus a manifest of content digests; returns the golden digest."""
+    """One parquet per frame (``requests`` first, then each stage in order) plus a manifest of
+    content digests; returns the golden digest."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name in GOLDEN_FRAMES:
+    for name in frames:
         write_parquet_atomic(frames[name], folder / f"{name}.parquet")
         files[name] = {"file": f"{name}.parquet", "rows": len(frames[name]),
                        "digest": frame_digest(frames[name])}
-    manifest = json.dumps({"frames": files}, sort_keys=True, indent=2)
+    manifest = json.dumps({"frames": files, "order": list(frames)}, sort_keys=True, indent=2)
     (folder / "manifest.json").write_text(manifest)
     return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
@@ -69,12 +77,13 @@ def load_golden(tracking_uri: str, model: ResolvedModel) -> GoldenSet:
             raise GoldenError(f"golden digest mismatch for {model.name} v{model.version}: "
                               f"registered {expected[:19]}..., artifact has {found[:19]}... "
                               f"(the golden set was edited or replaced)")
-        manifest = json.loads(raw)["frames"]
+        document = json.loads(raw)
+        manifest, order = document["frames"], tuple(document["order"])
         frames = {}
-        for name in GOLDEN_FRAMES:
+        for name in order:
             df = pd.read_parquet(local / manifest[name]["file"])
             if frame_digest(df) != manifest[name]["digest"]:
                 raise GoldenError(f"golden digest mismatch for {model.name} v{model.version}: "
                                   f"'{name}.parquet' content does not match its manifest digest")
             frames[name] = df
-    return GoldenSet(digest=expected, frames=frames, model_version=model.version)
+    return GoldenSet(digest=expected, frames=frames, model_version=model.version, order=order)

@@ -13,8 +13,11 @@ Defaults put everything under ``.e2e/`` in the working directory (``E2E_ASSETS_H
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from e2e_assets.errors import InfrastructureError
 
 HOME_ENV = "E2E_ASSETS_HOME"
 DATABASE_URL_ENV = "E2E_DATABASE_URL"
@@ -64,10 +67,38 @@ class Home:
                 "MLFLOW_TRACKING_URI": self.tracking_uri}
 
     def ensure(self) -> Home:
-        """Create the folders (idempotent) and a dagster.yaml with telemetry off."""
-        for path in (self.root, self.artifact_root, self.storage, self.reports, self.dagster_home):
-            path.mkdir(parents=True, exist_ok=True)
+        """Create the folders (idempotent) and a dagster.yaml with telemetry off; raise
+        InfrastructureError naming the folder (and the variable that set it) if one is a file
+        or not writable."""
+        for path, origin in ((self.root, HOME_ENV), (self.artifact_root, HOME_ENV),
+                             (self.storage, HOME_ENV), (self.reports, HOME_ENV),
+                             (self.dagster_home, "DAGSTER_HOME")):
+            _usable_folder(path, origin)
         config = self.dagster_home / "dagster.yaml"
         if not config.exists():
-            config.write_text(_DAGSTER_YAML)
+            try:  # written by one process at a time, via a rename: never half a file
+                fd, tmp = tempfile.mkstemp(dir=self.dagster_home, prefix=".dagster.yaml.")
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(_DAGSTER_YAML)
+                os.replace(tmp, config)
+            except OSError as exc:
+                raise InfrastructureError(f"cannot write {config}: {exc.strerror or exc}"
+                                          ) from exc
         return self
+
+
+def _usable_folder(path: Path, origin: str) -> None:
+    if path.exists() and not path.is_dir():
+        raise InfrastructureError(f"{path} is a file, expected a folder (set by {origin} or "
+                                  f"its default); point {origin} at a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InfrastructureError(f"cannot create the folder {path} ({origin}): "
+                                  f"{exc.strerror or exc}") from exc
+    try:  # os.access says yes to root even on a read-only mount: try for real
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise InfrastructureError(f"the folder {path} ({origin}) is not writable: "
+                                  f"{exc.strerror or exc}") from exc

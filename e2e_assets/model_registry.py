@@ -9,8 +9,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from e2e_assets.db import masked, reason
 from e2e_assets.errors import InfrastructureError, ModelResolutionError
 from e2e_assets.spec.model import MODEL_URI
 
@@ -39,7 +41,61 @@ class ResolvedModel:
         return dict(self.tags).get(key)
 
 
+def require_tracking_store(tracking_uri: str) -> None:
+    """Refuse a tracking URI whose store does not exist, before MLflow would create it empty.
+
+    Only ``bootstrap`` and ``demo`` create a store (through :func:`tracking`).
+    """
+    if tracking_uri in _EXISTING_STORES:
+        return
+    missing: str | None = None
+    if tracking_uri.startswith("sqlite:"):
+        from sqlalchemy.engine import make_url
+
+        path = Path(make_url(tracking_uri).database or "")
+        if not path.is_file():
+            missing = f"the SQLite file {path} does not exist"
+    elif tracking_uri.startswith("file:") or "://" not in tracking_uri:
+        path = Path(tracking_uri.removeprefix("file://").removeprefix("file:"))
+        if not path.is_dir():
+            missing = f"the folder {path} does not exist"
+    elif tracking_uri.split(":", 1)[0].split("+", 1)[0] in _SQL_SCHEMES:
+        missing = _missing_sql_store(tracking_uri)
+    if missing is not None:
+        raise InfrastructureError(
+            f"no MLflow tracking store at {_shown(tracking_uri)} ({missing}); nothing was "
+            f"created. Check MLFLOW_TRACKING_URI (or E2E_ASSETS_HOME), or create the store "
+            f"with `e2e-assets bootstrap`.")
+    _EXISTING_STORES.add(tracking_uri)
+
+
+_EXISTING_STORES: set[str] = set()
+
+
+def _shown(uri: str) -> str:
+    """The URI for messages: a password, if any, hidden."""
+    return masked(uri) if "@" in uri else uri
+_SQL_SCHEMES = {"postgresql", "mysql", "mssql"}
+
+
+def _missing_sql_store(tracking_uri: str) -> str | None:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(tracking_uri)
+        try:
+            with engine.connect() as conn:
+                has = sa.inspect(conn).has_table("registered_models")
+        finally:
+            engine.dispose()
+    except Exception as exc:  # unreachable server, missing database, bad credentials
+        raise InfrastructureError(f"cannot reach MLflow's database at {_shown(tracking_uri)}: "
+                                  f"{reason(exc)}") from exc
+    return None if has else "the database has no MLflow tables"
+
+
 def client_for(tracking_uri: str) -> Any:
+    require_tracking_store(tracking_uri)
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -57,13 +113,14 @@ def resolve_model(tracking_uri: str, uri: str, alias: str | None = None) -> Reso
     except Exception as exc:
         _raise_unreachable(exc, tracking_uri)
         raise ModelResolutionError(
-            f"model '{name}' is not registered in MLflow at {tracking_uri} "
-            f"(`e2e-assets demo` bootstraps the reference models)") from exc
+            f"model '{name}' is not registered in MLflow at {_shown(tracking_uri)} "
+            f"(`e2e-assets bootstrap` registers the models of journeys that declare a "
+            f"bootstrap)") from exc
     aliases = dict(getattr(registered, "aliases", {}) or {})
     if alias not in aliases:
         known = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
         raise ModelResolutionError(f"model '{name}' has no alias '{alias}' in MLflow at "
-                                   f"{tracking_uri}; its aliases: {known}")
+                                   f"{_shown(tracking_uri)}; its aliases: {known}")
     mv = client.get_model_version(name, str(aliases[alias]))
     return ResolvedModel(name=name, alias=alias, version=str(mv.version), run_id=mv.run_id,
                          source=str(mv.source), tags=tuple(sorted((mv.tags or {}).items())))
@@ -115,7 +172,7 @@ def _raise_unreachable(exc: Exception, tracking_uri: str) -> None:
     if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
         return
     text = str(exc)
-    raise InfrastructureError(f"cannot reach MLflow at {tracking_uri}: "
+    raise InfrastructureError(f"cannot reach MLflow at {_shown(tracking_uri)}: "
                               f"{text.splitlines()[0] if text else type(exc).__name__}") from exc
 
 

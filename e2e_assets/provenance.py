@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from e2e_assets.model_registry import ResolvedModel
+from e2e_assets.model_registry import GOLDEN_DIGEST_TAG, ResolvedModel
 
 KEY_PACKAGES = ("e2e-assets", "dagster", "mlflow", "great-expectations", "scikit-learn",
                 "pandas", "numpy", "scipy", "pyarrow", "sqlalchemy")
@@ -73,8 +73,8 @@ class Provenance:
 
 def build_provenance(*, journey: str, stage: str, run_id: str, folder: Path, config_digest: str,
                      seed: int, data_digest: str, input_digest: str | None, rows_in: int | None,
-                     rows_out: int, wall_time_s: float,
-                     model: ResolvedModel | None) -> Provenance:
+                     rows_out: int, wall_time_s: float, model: ResolvedModel | None,
+                     golden_digest: str | None = None) -> Provenance:
     return Provenance(
         journey=journey, stage=stage, dagster_run_id=run_id, git_commit=git_commit(str(folder)),
         package_version=_version("e2e-assets"), config_digest=config_digest, seed=seed,
@@ -82,5 +82,5 @@ def build_provenance(*, journey: str, stage: str, run_id: str, folder: Path, con
         wall_time_s=round(wall_time_s, 4),
         model_name=model.name if model else None, model_version=model.version if model else None,
         model_alias=model.alias if model else None, model_run_id=model.run_id if model else None,
-        golden_digest=model.tag("e2e.golden_digest") if model else None,
+        golden_digest=golden_digest or (model.tag(GOLDEN_DIGEST_TAG) if model else None),
         packages=package_versions())

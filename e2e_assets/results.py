@@ -46,19 +46,23 @@ class JourneyRun:
     stages: tuple[StageResult, ...]
     checks: tuple[CheckOutcome, ...] = ()
     error: str | None = None
-    error_kind: str | None = None  # 'stage' | 'config' | None
+    error_exit_code: int | None = None  # the exit code the error's class carries
     model: dict[str, str] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    problems: tuple[dict[str, object], ...] = ()  # every problem the dry run found
 
     @property
     def blocking_failures(self) -> tuple[CheckOutcome, ...]:
-        return tuple(c for c in self.checks if not c.passed and c.blocking)
+        """Failed checks that stop the journey: blocking and of severity error. A ``warn``
+        check never blocks and never fails the run."""
+        return tuple(c for c in self.checks
+                     if not c.passed and c.blocking and c.severity == "error")
 
     @property
     def exit_code(self) -> int:
-        if self.error_kind == "config":
-            return EXIT_CONFIG
-        if self.error_kind == "stage" or self.blocking_failures:
+        if self.error_exit_code is not None and self.error_exit_code != EXIT_OK:
+            return self.error_exit_code
+        if self.blocking_failures:
             return EXIT_CHECK_FAILED
         return EXIT_OK
 
@@ -96,8 +100,10 @@ def render_table(run: JourneyRun) -> str:
             lines.append("  ".join("-" * w for w in widths))
     for c in run.checks:
         if not c.passed:
-            lines.append(f"FAILED {'blocking ' if c.blocking else ''}{c.severity} check "
-                         f"'{c.name}' on stage '{c.stage}': {c.description}")
+            blocks = c.blocking and c.severity == "error"
+            label = "FAILED blocking error" if blocks else (
+                "WARNING: failed warn" if c.severity == "warn" else "FAILED non-blocking error")
+            lines.append(f"{label} check '{c.name}' on stage '{c.stage}': {c.description}")
     verdict = f"{run.status.upper()} in {run.wall_time_s:.1f} s"
     if run.error:
         verdict += f": {run.error}"

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from e2e_assets.db import engine_for, masked, reason
 from e2e_assets.errors import InfrastructureError, StageError
-from e2e_assets.spec import Journey
+from e2e_assets.spec.loader import Journey
 from e2e_assets.spec.model import GeneratorSource, ParquetSource, SqlSource
 
 
@@ -29,32 +31,60 @@ def parquet_path(journey: Journey, src: ParquetSource) -> Path:
     return path if path.is_absolute() else journey.folder / path
 
 
-def read_source(journey: Journey, seed: int | None = None) -> pd.DataFrame:
-    """Return the requests as a DataFrame; raise InfrastructureError naming the source."""
+def read_source(journey: Journey, seed: int | None = None, *, limit: int | None = None
+                ) -> pd.DataFrame:
+    """Return the requests (the first ``limit`` only, if given) as a DataFrame; raise
+    InfrastructureError naming the source when it is missing or unreadable."""
     src = journey.spec.source
     if isinstance(src, SqlSource):
-        return _read_sql(src)
+        return _read_sql(src, journey, limit)
     if isinstance(src, ParquetSource):
-        path = parquet_path(journey, src)
-        if not path.is_file():
-            raise InfrastructureError(f"source parquet file not found: {path} (journey "
-                                      f"'{journey.name}'; `e2e-assets demo` bootstraps it)")
-        return pd.read_parquet(path)
-    assert isinstance(src, GeneratorSource)  # narrowed by the discriminated union
-    return _generate(journey, src, journey.spec.seed if seed is None else seed)
+        return _read_parquet(parquet_path(journey, src), journey, limit)
+    if not isinstance(src, GeneratorSource):
+        raise InfrastructureError(f"unknown source kind {type(src).__name__}")
+    out = _generate(journey, src, journey.spec.seed if seed is None else seed)
+    return out if limit is None else out.head(limit)
 
 
-def _read_sql(src: SqlSource) -> pd.DataFrame:
+def _missing_hint(journey: Journey) -> str:
+    if journey.spec.bootstrap is not None:
+        return f" (`e2e-assets bootstrap {journey.name}` makes it)"
+    return ""
+
+
+def _read_parquet(path: Path, journey: Journey, limit: int | None) -> pd.DataFrame:
+    if not path.is_file():
+        raise InfrastructureError(f"source parquet file not found: {path} (journey "
+                                  f"'{journey.name}'){_missing_hint(journey)}")
+    try:
+        if limit is None:
+            return pd.read_parquet(path)
+        batches = pq.ParquetFile(path).iter_batches(batch_size=limit)
+        first = next(batches, None)
+        return first.to_pandas() if first is not None else pd.read_parquet(path).head(0)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InfrastructureError(f"source parquet file {path} cannot be read (truncated or "
+                                  f"not parquet?): {str(exc).splitlines()[0]}") from exc
+
+
+def _read_sql(src: SqlSource, journey: Journey, limit: int | None) -> pd.DataFrame:
     engine = engine_for(src.url)
     try:
         with engine.connect() as conn:
             if src.table is not None:
                 if not sa.inspect(conn).has_table(src.table):
                     raise InfrastructureError(
-                        f"source table '{src.table}' does not exist at {masked(src.url)} "
-                        f"(`e2e-assets demo` bootstraps the reference journeys' tables)")
-                return pd.read_sql_table(src.table, conn)
-            return pd.read_sql_query(sa.text(src.query or ""), conn)
+                        f"source table '{src.table}' does not exist at {masked(src.url)}"
+                        f"{_missing_hint(journey)}")
+                if limit is None:
+                    return pd.read_sql_table(src.table, conn)
+                table = sa.Table(src.table, sa.MetaData(), autoload_with=conn)
+                return pd.read_sql_query(sa.select(table).limit(limit), conn)
+            query = sa.text(src.query or "")
+            if limit is not None:
+                query = sa.select(sa.text("*")).select_from(
+                    query.columns().subquery("source")).limit(limit)
+            return pd.read_sql_query(query, conn)
     except InfrastructureError:
         raise
     except sa.exc.SQLAlchemyError as exc:

@@ -1,50 +1,44 @@
 """Run a journey's stage functions on DataFrames, without Dagster.
 
-Stage functions are plain Python: ``fn(df, **params) -> DataFrame``; ``score`` is
-``fn(df, model, **params)``. A missing ``ingest``/``deliver`` is the identity. Whatever a stage
-function raises becomes a :class:`StageError` naming the journey and the stage.
+Stage functions are plain Python: ``fn(df, **params) -> DataFrame``; a stage that serves a model
+is ``fn(df, model, **params)``. Identity stages hand their input on. Whatever a stage function
+raises becomes a :class:`StageError` naming the journey and the stage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from e2e_assets.errors import StageError
-from e2e_assets.spec import STAGES, Journey
+
+if TYPE_CHECKING:
+    from e2e_assets.spec.loader import Journey
 
 
 def run_stage(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = None
               ) -> pd.DataFrame:
     """Call one stage function on ``df`` and check what it returns."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    stage_spec = journey.spec.stages.get(stage)
-    if journey.faults:
-        from e2e_assets.faults import apply_to_model
-
-        model = apply_to_model(journey, stage, model)
-    if stage_spec is None:
-        out = df
-    else:
-        fn = journey.functions[stage]
-        args = (df, model) if stage == "score" else (df,)
-        try:
-            out = fn(*args, **stage_spec.params)
-        except StageError:
-            raise
-        except Exception as exc:
-            raise StageError(journey.name, stage, f"{stage_spec.function} raised "
-                             f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(out, pd.DataFrame):
-            raise StageError(journey.name, stage, f"{stage_spec.function} returned "
-                             f"{type(out).__name__}, expected a pandas DataFrame")
-    if journey.faults:
-        from e2e_assets.faults import apply_to_output
-
-        out = apply_to_output(journey, stage, out)
+    if stage not in journey.stages:
+        raise StageError(journey.name, stage, f"unknown stage; the journey's stages are "
+                         f"{list(journey.stages)}")
+    stage_spec = journey.spec.stage(stage)
+    fn = journey.functions[stage]
+    name = stage_spec.function if stage_spec is not None else "identity"
+    params = stage_spec.params if stage_spec is not None else {}
+    args = (df, model) if journey.spec.model_for(stage) is not None else (df,)
+    try:
+        out = fn(*args, **params)
+    except StageError:
+        raise
+    except Exception as exc:
+        raise StageError(journey.name, stage, f"{name} raised {type(exc).__name__}: "
+                         f"{exc}") from exc
+    if not isinstance(out, pd.DataFrame):
+        raise StageError(journey.name, stage, f"{name} returned {type(out).__name__}, "
+                         f"expected a pandas DataFrame")
     rid = journey.spec.request_id
     if rid not in out.columns:
         raise StageError(journey.name, stage, f"output has no request id column '{rid}' "
@@ -52,12 +46,15 @@ def run_stage(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = No
     return out
 
 
-def run_through(journey: Journey, requests: pd.DataFrame, *, model: Any,
-                until: str = "decide") -> Mapping[str, pd.DataFrame]:
-    """Run ``requests`` through the stages in order up to and including ``until``."""
+def run_through(journey: Journey, requests: pd.DataFrame, *, models: Mapping[str, Any],
+                until: str | None = None) -> dict[str, pd.DataFrame]:
+    """Run ``requests`` through the stages in order, up to and including ``until`` (default:
+    all). ``models`` maps each model-serving stage to its loaded model."""
+    stages = journey.stages
+    last = stages.index(until) if until is not None else len(stages) - 1
     outputs: dict[str, pd.DataFrame] = {}
     df = requests
-    for stage in STAGES[: STAGES.index(until) + 1]:
-        df = run_stage(journey, stage, df, model=model if stage == "score" else None)
+    for stage in stages[: last + 1]:
+        df = run_stage(journey, stage, df, model=models.get(stage))
         outputs[stage] = df
     return outputs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 from e2e_assets.errors import UnknownNameError
 from e2e_assets.model_registry import ResolvedModel
-from e2e_assets.spec import Journey
+from e2e_assets.spec.model import CheckSpec, JourneySpec
+
+if TYPE_CHECKING:
+    from e2e_assets.spec.loader import Journey
 
 MASK = "***"
 
@@ -37,9 +40,16 @@ class CheckResult:
     samples: tuple[Mapping[str, Any], ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageCheckContext:
-    """What a check may look at. ``output`` is None for checks that run before the stage."""
+    """What a check may look at. ``output`` is None for checks that run before the stage.
+
+    ``model``/``resolved_model`` are the stage's own model, if it serves one; ``record_model``
+    is the journey's model of record (its golden set and training data); ``models`` maps every
+    model-serving stage to its loaded model, for checks that replay earlier stages.
+    ``read_stage`` reads another stage's output from this run's lineage; ``sink_ids`` reads back
+    which request ids the sink holds (after the write).
+    """
 
     journey: Journey
     stage: str
@@ -47,9 +57,19 @@ class StageCheckContext:
     output: pd.DataFrame | None = None
     model: Any = None
     resolved_model: ResolvedModel | None = None
+    record_model: ResolvedModel | None = None
+    models: Mapping[str, Any] = field(default_factory=dict)
     tracking_uri: str | None = None
     read_stage: Callable[[str], pd.DataFrame] | None = None
     sink_ids: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+
+    def frame(self, which: Literal["input", "output"]) -> pd.DataFrame:
+        """The input or output frame; a check evaluated in the wrong phase is a bug, said so."""
+        value = self.input if which == "input" else self.output
+        if value is None:
+            raise RuntimeError(f"check on stage '{self.stage}' needs the stage {which}, which "
+                               f"is not available in this phase")
+        return value
 
     @property
     def request_id(self) -> str:
@@ -74,19 +94,59 @@ class StageCheckContext:
 Phase = Literal["input", "output", "monitor"]
 
 
+# A spec-level problem found at load: (option field, message), or None.
+SpecProblem = tuple[str, str] | None
+# A problem found by the dry run on a sample: {"column": ..., "message": ...}.
+DryRunProblem = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class CheckKind:
+    """A registered check kind. ``stages`` None: attaches to any stage. ``validate_spec`` runs
+    at load; ``dry_run`` runs on a small sample before the real run and names every column or
+    table that the check refers to and the data lacks."""
+
     name: str
     phase: Phase | Callable[[str, Any], Phase]
     options: type[Options]
     evaluate: Callable[[StageCheckContext, Any], CheckResult]
-    stages: tuple[str, ...]
+    stages: tuple[str, ...] | None
     description: str
     uses_sink: bool = False
+    validate_spec: Callable[[JourneySpec, str, Any], SpecProblem] | None = None
+    dry_run: Callable[[StageCheckContext, Any], list[DryRunProblem]] | None = None
 
     def phase_for(self, stage: str, options: Any) -> Phase:
         """'input': evaluated before the stage function runs; 'output': after, before hand-off."""
         return self.phase(stage, options) if callable(self.phase) else self.phase
+
+
+@dataclass(frozen=True)
+class ConfiguredCheck:
+    """A check as configured on one stage: its spec, its kind and its options, parsed once."""
+
+    stage: str
+    spec: CheckSpec
+    kind: CheckKind
+    options: Any
+    position: int = 0  # in the stage's ``checks:`` list, for messages that give the YAML line
+
+    @property
+    def name(self) -> str:
+        return self.spec.check_name
+
+    @property
+    def severity(self) -> str:
+        return self.spec.severity
+
+    @property
+    def blocking(self) -> bool:
+        """Whether a failure stops the stages downstream: only ``error`` checks ever block."""
+        return self.spec.blocking and self.spec.severity == "error"
+
+    @property
+    def phase(self) -> Phase:
+        return self.kind.phase_for(self.stage, self.options)
 
 
 REGISTRY: dict[str, CheckKind] = {}
@@ -94,18 +154,29 @@ REGISTRY: dict[str, CheckKind] = {}
 
 def register(name: str, *, options: type[Options],
              phase: Phase | Callable[[str, Any], Phase] = "output",
-             stages: tuple[str, ...] = ("ingest", "features", "score", "decide", "deliver"),
-             uses_sink: bool = False) -> Callable[[Callable[..., CheckResult]],
-                                                  Callable[..., CheckResult]]:
+             stages: tuple[str, ...] | None = None, uses_sink: bool = False,
+             validate_spec: Callable[[JourneySpec, str, Any], SpecProblem] | None = None,
+             dry_run: Callable[[StageCheckContext, Any], list[DryRunProblem]] | None = None,
+             ) -> Callable[[Callable[..., CheckResult]], Callable[..., CheckResult]]:
     """Register ``fn(ctx, options) -> CheckResult`` as check kind ``name``."""
 
     def deco(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
         doc = (fn.__doc__ or name).strip().splitlines()[0]
         REGISTRY[name] = CheckKind(name=name, phase=phase, options=options, evaluate=fn,
-                                   stages=stages, description=doc, uses_sink=uses_sink)
+                                   stages=stages, description=doc, uses_sink=uses_sink,
+                                   validate_spec=validate_spec, dry_run=dry_run)
         return fn
 
     return deco
+
+
+def missing_columns(ctx: StageCheckContext, which: Literal["input", "output"],
+                    columns: Sequence[str], what: str) -> list[DryRunProblem]:
+    """One dry-run problem per column of ``columns`` that the stage's frame lacks."""
+    have = set(map(str, ctx.frame(which).columns))
+    return [{"column": c, "message": f"{what} names column '{c}', which the stage's {which} "
+             f"does not have (it has: {sorted(have)[:25]})"}
+            for c in dict.fromkeys(columns) if c not in have]
 
 
 def get_kind(name: str) -> CheckKind:

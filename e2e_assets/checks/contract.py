@@ -9,7 +9,14 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.base import (
+    CheckResult,
+    DryRunProblem,
+    Options,
+    StageCheckContext,
+    missing_columns,
+    register,
+)
 from e2e_assets.model_registry import InputColumn, input_schema
 
 # dtype kinds accepted for each contract type (MLflow DataType names included).
@@ -103,18 +110,42 @@ def _contract_phase(stage: str, options: ContractOptions) -> str:
     return "input" if options.against == "signature" else "output"
 
 
-@register("contract", options=ContractOptions, phase=_contract_phase)
+def _validate(spec: Any, stage: str, options: ContractOptions) -> tuple[str, str] | None:
+    if options.against == "signature" and spec.model_for(stage) is None:
+        return "against", (f"'against: signature' checks the input of the model this stage "
+                           f"serves, and stage '{stage}' serves none (stages with a model: "
+                           f"{list(spec.model_stages)})")
+    if options.against == "columns" and not options.columns:
+        return "columns", "'against: columns' needs the declared 'columns:' of the contract"
+    return None
+
+
+def _dry_run(ctx: StageCheckContext, options: ContractOptions) -> list[DryRunProblem]:
+    if options.against == "signature":
+        if ctx.resolved_model is None or ctx.tracking_uri is None:
+            return []
+        schema = input_schema(ctx.tracking_uri, ctx.resolved_model)
+        return missing_columns(ctx, "input", [c.name for c in schema if c.required],
+                               f"the signature of {ctx.resolved_model.version_uri}")
+    return missing_columns(ctx, "output", list(options.columns), "the declared contract")
+
+
+@register("contract", options=ContractOptions, phase=_contract_phase, validate_spec=_validate,
+          dry_run=_dry_run)
 def check_contract(ctx: StageCheckContext, options: ContractOptions) -> CheckResult:
     """The frame matches its contract: the model signature, or the declared downstream columns."""
     if options.against == "signature":
-        assert ctx.input is not None and ctx.resolved_model is not None and ctx.tracking_uri
+        if ctx.resolved_model is None or ctx.tracking_uri is None:
+            return CheckResult(False, f"stage '{ctx.stage}' resolved no model: no signature "
+                               f"to check its input against")
         schema = input_schema(ctx.tracking_uri, ctx.resolved_model)
-        problems = check_signature_columns(ctx.input, schema, ignore=(ctx.request_id,))
+        problems = check_signature_columns(ctx.frame("input"), schema,
+                                           ignore=(ctx.request_id,))
         what = (f"model input vs signature of {ctx.resolved_model.name} "
                 f"v{ctx.resolved_model.version}")
     else:
-        assert ctx.output is not None
-        problems = check_declared_columns(ctx.output, options.columns, options.allow_extra)
+        problems = check_declared_columns(ctx.frame("output"), options.columns,
+                                          options.allow_extra)
         what = f"'{ctx.stage}' output vs its declared contract"
     errors = [p for p in problems if p.get("severity") != "info"]
     meta = {"contract": options.against, "problems": problems}

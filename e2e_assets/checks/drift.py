@@ -10,7 +10,6 @@ re-materializing anything.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,14 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import Field
 
-from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.base import (
+    CheckResult,
+    DryRunProblem,
+    Options,
+    StageCheckContext,
+    missing_columns,
+    register,
+)
 from e2e_assets.drift import compare
 from e2e_assets.drift.prepared import prepare_lazily
 from e2e_assets.errors import E2EAssetsError
@@ -51,15 +57,18 @@ def training_frame(tracking_uri: str, model: ResolvedModel) -> pd.DataFrame:
 
 
 def reference_frame(ctx: StageCheckContext, options: DriftOptions) -> pd.DataFrame:
-    assert ctx.resolved_model is not None and ctx.tracking_uri is not None
+    record = ctx.record_model
+    if record is None or ctx.tracking_uri is None:
+        raise E2EAssetsError("no model version resolved: no reference to compare with")
     if options.reference == "golden":
         from e2e_assets.golden import load_golden
 
-        return load_golden(ctx.tracking_uri, ctx.resolved_model).frames[ctx.stage]
-    raw = training_frame(ctx.tracking_uri, ctx.resolved_model)
+        golden = load_golden(ctx.tracking_uri, record)
+        golden.input_for(ctx.stage)  # names the stage if the golden set lacks it
+        return golden.frames[ctx.stage]
+    raw = training_frame(ctx.tracking_uri, record)
     # The reference is what the journey made of its training data: never with injected faults.
-    clean = dataclasses.replace(ctx.journey, faults=())
-    return run_through(clean, raw, model=ctx.model, until=ctx.stage)[ctx.stage]
+    return run_through(ctx.journey.pristine, raw, models=ctx.models, until=ctx.stage)[ctx.stage]
 
 
 def sparkline(values: pd.Series, edges: Any) -> str:
@@ -89,14 +98,44 @@ def _histograms(ref: pd.DataFrame, cur: pd.DataFrame, columns: list[str]) -> str
     return "\n".join(lines)
 
 
-@register("drift", options=DriftOptions, phase="monitor")
+def _validate(spec: Any, stage: str, options: DriftOptions) -> tuple[str, str] | None:
+    from e2e_assets.drift import METHODS
+
+    unknown = sorted(set(options.methods.values()) - set(METHODS))
+    if unknown:
+        return "methods", f"unknown drift methods {unknown}; registered: {sorted(METHODS)}"
+    if options.columns is not None:
+        stray = sorted(set(options.methods) - set(options.columns))
+        if stray:
+            return "methods", (f"methods name columns {stray} that are not in 'columns: "
+                               f"{options.columns}'")
+    from e2e_assets.drift.compare import DEFAULT_FLOORS
+
+    kinds = sorted(set(options.effect_floor) - set(DEFAULT_FLOORS))
+    if kinds:
+        return "effect_floor", (f"effect floors are per column kind; unknown kinds {kinds}, "
+                                f"expected some of {sorted(DEFAULT_FLOORS)}")
+    if spec.primary_model is None:
+        return "reference", "drift compares with the model version's data; the journey has no model"
+    return None
+
+
+def _dry_run(ctx: StageCheckContext, options: DriftOptions) -> list[DryRunProblem]:
+    named = [*(options.columns or []), *options.methods]
+    return missing_columns(ctx, "output", named, "drift settings")
+
+
+@register("drift", options=DriftOptions, phase="monitor", validate_spec=_validate,
+          dry_run=_dry_run)
 def check_drift(ctx: StageCheckContext, options: DriftOptions) -> CheckResult:
     """The stage's data is distributed as in the reference (per-column tests, FDR, floors)."""
-    assert ctx.output is not None and ctx.resolved_model is not None
-    current = ctx.output
+    current = ctx.frame("output")
+    record = ctx.record_model
+    if record is None:
+        return CheckResult(False, "no model version resolved: no reference to compare with")
     columns = options.columns or [c for c in current.columns if c != ctx.request_id]
     key = (f"{ctx.journey.name}:{ctx.stage}:{ctx.journey.config_digest[:12]}:"
-           f"{ctx.resolved_model.name}:v{ctx.resolved_model.version}:{options.reference}")
+           f"{record.name}:v{record.version}:{options.reference}")
     reference_holder: dict[str, pd.DataFrame] = {}
 
     def build() -> pd.DataFrame:

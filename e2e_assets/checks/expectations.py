@@ -12,14 +12,32 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from e2e_assets.checks.base import MASK, CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.base import (
+    MASK,
+    CheckResult,
+    DryRunProblem,
+    Options,
+    StageCheckContext,
+    missing_columns,
+    register,
+)
 from e2e_assets.errors import SpecError
-from e2e_assets.spec import Journey
-from e2e_assets.spec.model import SqlSource
+from e2e_assets.spec.model import JourneySpec, SqlSource
+
+if TYPE_CHECKING:
+    from e2e_assets.spec.loader import Journey
+
+# Expectation kwargs that name one column, or a list of columns, that must exist.
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+_COLUMN_LIST_KWARGS = ("column_list",)
+# Expectations about the column set itself: a missing column is their finding, not a typo.
+_COLUMN_SET_EXPECTATIONS = {"expect_table_columns_to_match_set",
+                            "expect_table_columns_to_match_ordered_list",
+                            "expect_column_to_exist"}
 
 
 class ExpectationsOptions(Options):
@@ -149,7 +167,38 @@ def _short(value: Any) -> Any:
     return value if len(text) <= 200 else text[:197] + "..."
 
 
-@register("expectations", options=ExpectationsOptions)
+def suite_columns(suite: dict[str, Any]) -> list[str]:
+    """Columns the suite's expectations read (not those that test the column set itself)."""
+    out: list[str] = []
+    for exp in suite["expectations"]:
+        if exp["type"] in _COLUMN_SET_EXPECTATIONS:
+            continue
+        kwargs = exp.get("kwargs", {})
+        out += [str(kwargs[k]) for k in _COLUMN_KWARGS if isinstance(kwargs.get(k), str)]
+        for k in _COLUMN_LIST_KWARGS:
+            if isinstance(kwargs.get(k), list):
+                out += [str(c) for c in kwargs[k]]
+    return out
+
+
+def _validate_target(spec: JourneySpec, stage: str, options: ExpectationsOptions
+                     ) -> tuple[str, str] | None:
+    if options.target == "source_table" and (not isinstance(spec.source, SqlSource)
+                                             or spec.source.table is None):
+        return "target", "target 'source_table' needs a SQL source with a 'table:'"
+    return None
+
+
+def _dry_run(ctx: StageCheckContext, options: ExpectationsOptions) -> list[DryRunProblem]:
+    path = suite_path_for(ctx.journey, ctx.stage, options)
+    if options.target != "frame":  # the table's columns are checked by GX in the database
+        return []
+    return missing_columns(ctx, "output", suite_columns(load_suite(path)),
+                           f"suite {path.name}")
+
+
+@register("expectations", options=ExpectationsOptions, validate_spec=_validate_target,
+          dry_run=_dry_run)
 def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> CheckResult:
     """The stage's data meets its GX expectation suite."""
     path = suite_path_for(ctx.journey, ctx.stage, options)
@@ -157,12 +206,9 @@ def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> 
     spec = ctx.journey.spec
     common = {"id_column": ctx.request_id, "sensitive": spec.sensitive,
               "sample_size": options.sample_size}
-    if options.target == "source_table":
-        if not isinstance(spec.source, SqlSource) or spec.source.table is None:
-            raise SpecError("target 'source_table' needs a SQL source with a table",
-                            file=str(ctx.journey.path), field="source")
+    if options.target == "source_table" and isinstance(spec.source, SqlSource) \
+            and spec.source.table is not None:
         return validate_table(spec.source.url, spec.source.table, suite, path, **common)
     if options.target == "sink_table":
         return validate_table(spec.sink.url, spec.sink.table, suite, path, **common)
-    assert ctx.output is not None
-    return validate_frame(ctx.output, suite, path, **common)
+    return validate_frame(ctx.frame("output"), suite, path, **common)

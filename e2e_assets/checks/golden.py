@@ -41,13 +41,15 @@ class GoldenOptions(Options):
 @register("golden", options=GoldenOptions)
 def check_golden(ctx: StageCheckContext, options: GoldenOptions) -> CheckResult:
     """The golden requests still produce the golden outputs at this stage."""
-    if ctx.resolved_model is None or ctx.tracking_uri is None:
+    record = ctx.record_model
+    if record is None or ctx.tracking_uri is None:
         return CheckResult(False, "no model version resolved: cannot pick its golden set")
     try:
-        golden = load_golden(ctx.tracking_uri, ctx.resolved_model)
+        golden = load_golden(ctx.tracking_uri, record)
+        golden_input = golden.input_for(ctx.stage)
     except GoldenError as exc:
-        return CheckResult(False, str(exc), {"model_version": ctx.resolved_model.version})
-    actual = run_stage(ctx.journey, ctx.stage, golden.input_for(ctx.stage), model=ctx.model)
+        return CheckResult(False, str(exc), {"model_version": record.version})
+    actual = run_stage(ctx.journey, ctx.stage, golden_input, model=ctx.model)
     expected = golden.frames[ctx.stage]
     columns = [c for c in expected.columns if c not in options.ignore]
     meta = {"golden_digest": golden.digest, "golden_rows": len(expected), "mode": options.mode,

@@ -11,7 +11,7 @@ from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, regi
 
 
 class ReconcileOptions(Options):
-    against: str = "ingest"  # the stage whose request ids are the truth
+    against: str | None = None  # the stage whose request ids are the truth (default: the first)
 
 
 def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
@@ -42,11 +42,22 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
     return CheckResult(passed=passed, summary=summary, metadata=metadata)
 
 
-@register("reconcile", options=ReconcileOptions, stages=("decide", "deliver"), uses_sink=True)
+def _validate(spec: Any, stage: str, options: ReconcileOptions) -> tuple[str, str] | None:
+    names = list(spec.stage_names)
+    if options.against is not None and options.against not in names[:names.index(stage)]:
+        return "against", (f"reconcile on stage '{stage}' compares with an earlier stage; "
+                           f"'{options.against}' is not one (earlier stages: "
+                           f"{names[:names.index(stage)]})")
+    return None
+
+
+@register("reconcile", options=ReconcileOptions, uses_sink=True, validate_spec=_validate)
 def check_reconcile(ctx: StageCheckContext, options: ReconcileOptions) -> CheckResult:
     """Every ingested request id appears exactly once here (and in the sink after deliver)."""
-    assert ctx.output is not None and ctx.read_stage is not None
-    expected = ctx.read_stage(options.against)[ctx.request_id].tolist()
-    delivered = ctx.output[ctx.request_id].tolist()
+    against = options.against or ctx.journey.stages[0]
+    if ctx.read_stage is None:
+        return CheckResult(False, f"no stored output of '{against}' to reconcile with")
+    expected = ctx.read_stage(against)[ctx.request_id].tolist()
+    delivered = ctx.frame("output")[ctx.request_id].tolist()
     in_sink = ctx.sink_ids(delivered) if ctx.sink_ids is not None else None
     return reconcile_ids(expected, delivered, in_sink, options.sample_size)

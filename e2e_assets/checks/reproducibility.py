@@ -12,13 +12,11 @@ class ReproducibilityOptions(Options):
     rel_tolerance: float = 0.0
 
 
-@register("reproducibility", options=ReproducibilityOptions,
-          stages=("ingest", "features", "score", "decide", "deliver"))
+@register("reproducibility", options=ReproducibilityOptions)
 def check_reproducibility(ctx: StageCheckContext, options: ReproducibilityOptions) -> CheckResult:
     """Re-running the stage on its own input reproduces its output (within tolerance)."""
-    assert ctx.input is not None and ctx.output is not None
-    again = run_stage(ctx.journey, ctx.stage, ctx.input, model=ctx.model)
-    result = compare_frames(ctx.output, again, key=ctx.request_id,
+    again = run_stage(ctx.journey, ctx.stage, ctx.frame("input"), model=ctx.model)
+    result = compare_frames(ctx.frame("output"), again, key=ctx.request_id,
                             default_abs=options.abs_tolerance, default_rel=options.rel_tolerance,
                             sample_size=options.sample_size)
     if result.passed:

@@ -12,7 +12,14 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.base import (
+    CheckResult,
+    DryRunProblem,
+    Options,
+    StageCheckContext,
+    missing_columns,
+    register,
+)
 from e2e_assets.checks.expr import Expression, parse
 
 
@@ -62,11 +69,21 @@ def evaluate_rule(rule: Rule, df: pd.DataFrame) -> dict[str, Any]:
             "columns": sorted(expr.columns | (where.columns if where else frozenset()))}
 
 
-@register("rules", options=RulesOptions)
+def _dry_run(ctx: StageCheckContext, options: RulesOptions) -> list[DryRunProblem]:
+    problems = []
+    for rule in options.rules:
+        expr, where = rule.compiled()
+        used = sorted(expr.columns | (where.columns if where else frozenset()))
+        used += [rule.by] if rule.by else []
+        for p in missing_columns(ctx, "output", used, f"rule '{rule.name}'"):
+            problems.append({**p, "rule": rule.name})
+    return problems
+
+
+@register("rules", options=RulesOptions, dry_run=_dry_run)
 def check_rules(ctx: StageCheckContext, options: RulesOptions) -> CheckResult:
     """Business rules hold on the stage's rows (with where / mostly / per-cohort)."""
-    df = ctx.output
-    assert df is not None
+    df = ctx.frame("output")
     outcomes = [evaluate_rule(rule, df) for rule in options.rules]
     failed = [o for o in outcomes if not o["passed"]]
     samples: list[dict[str, Any]] = []

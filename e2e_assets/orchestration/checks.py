@@ -1,9 +1,8 @@
 """Stage checks in Dagster: specs declared on the stage asset, results mapped from the core.
 
-Gating checks run inside the stage asset (see ``factory.py``): input checks before the stage
-function, output checks after it and before the hand-off (parquet for the next stage, or the
-sink at ``deliver``). A failed blocking check of severity ``error`` means the stage yields no
-output: downstream stages do not run and nothing reaches the sink (fail closed).
+Gating checks run inside the stage asset, through the core's stage protocol
+(:func:`e2e_assets.protocol.run_stage_protocol`). A failed blocking check (only ``error`` checks
+block) means the stage materializes nothing: Dagster skips the stages downstream.
 """
 
 import json
@@ -12,30 +11,28 @@ from typing import Any
 
 import dagster as dg
 
-from e2e_assets.checks.base import get_kind
+from e2e_assets.checks.base import ConfiguredCheck
 from e2e_assets.checks.runner import EvaluatedCheck
 from e2e_assets.spec import Journey
 
 
-def check_description(kind_description: str, check: Any) -> str:
-    return check.description or f"{kind_description} [{check.severity}" + (
+def check_description(check: ConfiguredCheck) -> str:
+    return check.spec.description or f"{check.kind.description} [{check.severity}" + (
         ", blocking]" if check.blocking else "]")
 
 
+def check_spec_metadata(check: ConfiguredCheck) -> dict[str, Any]:
+    return {"kind": check.kind.name, "severity": check.severity, "blocking": check.blocking}
+
+
 def build_stage_check_specs(journey: Journey, stage: str) -> list[dg.AssetCheckSpec]:
-    """One ``AssetCheckSpec`` per gating check of ``stage`` (blocking as configured); monitoring
-    checks (drift) are separate definitions, see ``monitor_checks.py``."""
+    """One ``AssetCheckSpec`` per gating check of ``stage``; monitoring checks (drift) are
+    separate definitions, see ``monitor_checks.py``."""
     key = dg.AssetKey([journey.name, stage])
-    specs = []
-    for i, check in enumerate(journey.spec.checks.get(stage, [])):  # type: ignore[call-overload]
-        kind = get_kind(check.kind)
-        if kind.phase_for(stage, journey.check_options(stage, i)) == "monitor":
-            continue
-        specs.append(dg.AssetCheckSpec(name=check.check_name, asset=key, blocking=check.blocking,
-                                       description=check_description(kind.description, check),
-                                       metadata={"kind": check.kind,
-                                                 "severity": check.severity}))
-    return specs
+    return [dg.AssetCheckSpec(name=c.name, asset=key, blocking=c.blocking,
+                              description=check_description(c),
+                              metadata=check_spec_metadata(c))
+            for c in journey.checks_for(stage) if c.phase != "monitor"]
 
 
 def to_check_result(journey: Journey, evaluated: EvaluatedCheck,

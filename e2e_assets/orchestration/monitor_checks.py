@@ -1,56 +1,54 @@
-"""Drift checks as standalone Dagster asset checks, a checks-only job and a drift schedule.
+"""Monitoring checks (drift) as standalone Dagster asset checks, a checks-only job and a schedule.
 
-Unlike the gating checks (evaluated inside the stage), these read the stage's stored output, so
-``<journey>_drift_checks`` and ``<journey>_drift_schedule`` re-evaluate drift without
-re-materializing any stage. In the journey job they run after their stage and, when blocking,
-stop the stages downstream.
+Unlike the gating checks (evaluated inside the stage), these read the stage's stored output:
+in the journey job, the output of the same run; from ``<journey>_drift_checks`` and
+``<journey>_drift_schedule``, the journey's latest output, without re-materializing any stage.
+In the journey job they run after their stage and, when blocking, stop the stages downstream.
 """
 
 from typing import Any
 
 import dagster as dg
 
-from e2e_assets.checks.base import StageCheckContext, get_kind
+from e2e_assets.checks.base import ConfiguredCheck, StageCheckContext
 from e2e_assets.checks.runner import evaluate_one
-from e2e_assets.orchestration.checks import check_description, to_check_result
+from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
 from e2e_assets.orchestration.resources import ALIAS_TAG, MlflowResource, StageStore
 from e2e_assets.spec import Journey
 
 DEFAULT_CRON = "0 * * * *"
 
 
-def build_drift_checks(journey: Journey) -> list[dg.AssetChecksDefinition]:
-    """One asset check per ``kind: drift`` entry of the journey's spec."""
-    out = []
-    for stage, checks in journey.spec.checks.items():
-        for index, check in enumerate(checks):
-            if get_kind(check.kind).phase_for(stage, journey.check_options(stage, index)) \
-                    == "monitor":
-                out.append(_drift_check(journey, stage, index))
-    return out
+def build_monitor_checks(journey: Journey) -> list[dg.AssetChecksDefinition]:
+    """One asset check per monitoring check (``kind: drift``) of the journey's spec."""
+    return [_monitor_check(journey, check) for stage in journey.stages
+            for check in journey.checks_for(stage, "monitor")]
 
 
-def _drift_check(journey: Journey, stage: str, index: int) -> dg.AssetChecksDefinition:
-    check = journey.spec.checks[stage][index]  # type: ignore[index]
+def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDefinition:
+    stage = check.stage
 
-    @dg.asset_check(asset=dg.AssetKey([journey.name, stage]), name=check.check_name,
-                    blocking=check.blocking,
-                    description=check_description(get_kind(check.kind).description, check),
-                    metadata={"kind": check.kind, "severity": check.severity})
+    @dg.asset_check(asset=dg.AssetKey([journey.name, stage]), name=check.name,
+                    blocking=check.blocking, description=check_description(check),
+                    metadata=check_spec_metadata(check))
     def _check(context: dg.AssetCheckExecutionContext, mlflow: MlflowResource,
                e2e_store: StageStore) -> dg.AssetCheckResult:
-        resolved = mlflow.resolve(journey.spec.model.uri, context.run.tags.get(ALIAS_TAG))
-        needs_model = stage in ("score", "decide", "deliver")  # the reference goes through score
-        ctx = StageCheckContext(journey=journey, stage=stage, input=None,
-                                output=e2e_store.read(journey.name, stage),
-                                model=mlflow.load(resolved) if needs_model else None,
-                                resolved_model=resolved, tracking_uri=mlflow.tracking_uri)
-        evaluated = evaluate_one(ctx, index, check)
+        served = mlflow.served(journey, context.run.tags.get(ALIAS_TAG))
+        store = e2e_store.for_run(journey, context.run.run_id)
+        mine = store.record(context.run.run_id, stage)
+        output = store.read(mine.ref) if mine is not None else store.read_latest(stage)
+        record = served.record()
+        ctx = StageCheckContext(journey=journey, stage=stage, input=None, output=output,
+                                model=served.model(stage), resolved_model=served.resolved(stage),
+                                record_model=record, models=served.all_loaded(until=stage),
+                                tracking_uri=mlflow.tracking_uri)
         provenance: dict[str, Any] = {"journey": journey.name,
                                       "dagster_run_id": context.run.run_id,
                                       "config_digest": journey.config_digest,
-                                      "model_version": resolved.version}
-        return to_check_result(journey, evaluated, provenance)
+                                      "model_version": record.version if record else "none",
+                                      "output_from_run": mine.ref.run_id if mine else
+                                      store.latest().get(stage, "")}
+        return to_check_result(journey, evaluate_one(ctx, check), provenance)
 
     return _check
 
@@ -61,8 +59,7 @@ def drift_checks_job_name(journey: Journey) -> str:
 
 def build_drift_job_and_schedule(journey: Journey, checks: list[dg.AssetChecksDefinition],
                                  cron: str = DEFAULT_CRON
-                                 ) -> tuple[list[Any],
-                                            list[dg.ScheduleDefinition]]:
+                                 ) -> tuple[list[Any], list[dg.ScheduleDefinition]]:
     if not checks:
         return [], []
     keys = [key for c in checks for key in c.check_keys]

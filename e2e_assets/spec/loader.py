@@ -20,29 +20,56 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from e2e_assets.checks.base import ConfiguredCheck
 from e2e_assets.errors import SpecError
-from e2e_assets.spec.model import STAGES, JourneySpec
+from e2e_assets.spec.check_options import parse_check_options
+from e2e_assets.spec.lines import line_for as _line_for
+from e2e_assets.spec.lines import line_index as _line_index
+from e2e_assets.spec.model import JourneySpec
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+def identity(frame: Any) -> Any:
+    """The identity stage: hands its input on unchanged."""
+    return frame
+
+
 @dataclass(frozen=True)
 class Journey:
-    """A validated spec with its file, its digest and its resolved stage functions."""
+    """A validated spec with its file, its digest, its stage functions and parsed check options.
+
+    ``functions`` maps every stage (identity stages included) to a callable, plus 'source' and
+    'bootstrap' when the spec names them. ``checks[stage]`` holds the stage's checks, options parsed
+    once when the spec loads. ``injected`` describes faults wrapped in on purpose (a drill), and
+    ``base`` is the journey before they were, for references that must stay clean.
+    """
 
     spec: JourneySpec
     path: Path
     config_digest: str
     functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
-    faults: tuple[Any, ...] = ()  # e2e_assets.faults.Fault, injected on purpose (tests, drills)
+    checks: Mapping[str, tuple[ConfiguredCheck, ...]] = field(default_factory=dict)
+    injected: tuple[str, ...] = ()
+    base: Journey | None = None
+    lines: Mapping[tuple[str, ...], int] = field(default_factory=dict)  # field path -> line
 
     @property
     def name(self) -> str:
         return self.spec.journey
 
     @property
+    def stages(self) -> tuple[str, ...]:
+        return self.spec.stage_names
+
+    @property
     def folder(self) -> Path:
         return self.path.parent
+
+    @property
+    def pristine(self) -> Journey:
+        """The journey without injected faults."""
+        return self.base or self
 
     @property
     def project_root(self) -> Path:
@@ -52,9 +79,13 @@ class Journey:
                 return parent
         return Path.cwd()
 
-    def check_options(self, stage: str, index: int) -> Any:
-        """The parsed options of check ``index`` on ``stage``."""
-        return _check_options(self.spec, stage, index)
+    def upstream_of(self, stage: str) -> str | None:
+        index = self.stages.index(stage)
+        return self.stages[index - 1] if index else None
+
+    def checks_for(self, stage: str, phase: str | None = None) -> tuple[ConfiguredCheck, ...]:
+        """The checks configured on ``stage``, optionally only those of one phase."""
+        return tuple(c for c in self.checks.get(stage, ()) if phase is None or c.phase == phase)
 
 
 def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None,
@@ -63,7 +94,10 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     file = Path(path)
     if not file.is_file():
         raise SpecError("journey file not found (expected a journey.yaml)", file=str(file))
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the journey file: {exc}", file=str(file)) from exc
     try:
         node = yaml.compose(text)
         raw = yaml.safe_load(text)
@@ -71,6 +105,8 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise SpecError(f"malformed YAML: {exc.problem or exc}", file=str(file), line=line) from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise SpecError(f"malformed YAML: {type(exc).__name__}", file=str(file)) from exc
     if not isinstance(raw, dict):
         raise SpecError(f"expected a mapping at the top level, got {type(raw).__name__}",
                         file=str(file), line=1)
@@ -84,50 +120,14 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     digest = hashlib.sha256(
         json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
     functions = resolve_functions(spec, file, lines) if resolve else {}
-    journey = Journey(spec=spec, path=file.resolve(), config_digest=digest, functions=functions)
-    _validate_checks(journey, lines)
+    checks = parse_check_options(spec, str(file), lines)
+    journey = Journey(spec=spec, path=file.resolve(), config_digest=digest, functions=functions,
+                      checks=checks, lines=lines)
+    if resolve:
+        from e2e_assets.spec.check_options import validate_check_files
+
+        validate_check_files(journey, lines)
     return journey
-
-
-def _check_options(spec: JourneySpec, stage: str, index: int) -> Any:
-    from e2e_assets.checks import get_kind
-
-    check = spec.checks[stage][index]  # type: ignore[index]
-    return get_kind(check.kind).options.model_validate(check.options)
-
-
-def _validate_checks(journey: Journey, lines: Mapping[tuple[str, ...], int]) -> None:
-    """Every check: a registered kind, allowed on its stage, with valid options (and suite)."""
-    from e2e_assets.checks import REGISTRY, get_kind
-
-    file = str(journey.path)
-    for stage, checks in journey.spec.checks.items():
-        for i, check in enumerate(checks):
-            loc = ("checks", stage, str(i))
-            try:
-                kind = get_kind(check.kind)
-            except KeyError:
-                raise SpecError(f"unknown check kind '{check.kind}'; expected one of "
-                                f"{sorted(REGISTRY)}", file=file, field=".".join((*loc, "kind")),
-                                line=_line_for((*loc, "kind"), lines)) from None
-            if stage not in kind.stages:
-                raise SpecError(f"check kind '{check.kind}' cannot attach to stage '{stage}'; "
-                                f"it attaches to {list(kind.stages)}", file=file,
-                                field=".".join(loc), line=_line_for(loc, lines))
-            try:
-                options = kind.options.model_validate(check.options)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                sub = tuple(str(p) for p in err["loc"])
-                msg = ("unknown option" if err["type"] == "extra_forbidden" else err["msg"])
-                raise SpecError(f"{msg}; options of '{check.kind}': "
-                                f"{', '.join(kind.options.model_fields)}", file=file,
-                                field=".".join((*loc, "options", *sub)),
-                                line=_line_for((*loc, "options", *sub), lines)) from exc
-            if check.kind == "expectations":
-                from e2e_assets.checks.expectations import load_suite, suite_path_for
-
-                load_suite(suite_path_for(journey, stage, options))
 
 
 def resolve_functions(spec: JourneySpec, file: Path,
@@ -135,15 +135,17 @@ def resolve_functions(spec: JourneySpec, file: Path,
                       ) -> dict[str, Callable[..., Any]]:
     """Import every function the spec names; keys are stage names plus 'source'/'bootstrap'."""
     refs: dict[str, tuple[tuple[str, ...], str]] = {}
-    for stage in STAGES:
-        stage_spec = spec.stages.get(stage)
-        if stage_spec is not None:
+    out: dict[str, Callable[..., Any]] = {}
+    for stage in spec.stage_names:
+        stage_spec = spec.stage(stage)
+        if stage_spec is None:
+            out[stage] = identity
+        else:
             refs[stage] = (("stages", stage, "function"), stage_spec.function)
     if spec.source.kind == "generator":
         refs["source"] = (("source", "function"), spec.source.function)
     if spec.bootstrap is not None:
         refs["bootstrap"] = (("bootstrap", "function"), spec.bootstrap.function)
-    out: dict[str, Callable[..., Any]] = {}
     for key, (loc, ref) in refs.items():
         out[key] = _import_function(spec.module, ref, file=file, loc=loc, lines=lines or {})
     return out
@@ -244,30 +246,3 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     return [m for arg in get_args(annotation) for m in _models_in(arg)]
-
-
-def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
-    """Map each field path to its 1-based line in the YAML text."""
-    out: dict[tuple[str, ...], int] = {}
-
-    def walk(n: yaml.Node, loc: tuple[str, ...]) -> None:
-        out[loc] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            for key, val in n.value:
-                out[(*loc, str(key.value))] = key.start_mark.line + 1
-                walk(val, (*loc, str(key.value)))
-                out[(*loc, str(key.value))] = key.start_mark.line + 1
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, (*loc, str(i)))
-
-    if node is not None:
-        walk(node, ())
-    return out
-
-
-def _line_for(loc: tuple[str, ...], lines: Mapping[tuple[str, ...], int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None

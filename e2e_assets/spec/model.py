@@ -7,10 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# The reference shape. A journey may name any stages, in order; these names keep their meaning
+# when present: ``ingest`` reads the source, ``score`` serves the top-level model, ``deliver``
+# writes the sink.
 STAGES: tuple[str, ...] = ("ingest", "features", "score", "decide", "deliver")
-StageName = Literal["ingest", "features", "score", "decide", "deliver"]
+SOURCE_STAGE, MODEL_STAGE, SINK_STAGE = "ingest", "score", "deliver"
+# Names that mean something else in the CLI, the golden set or the stage store.
+RESERVED_STAGE_NAMES = frozenset({"source", "requests", "runs", "latest", "sink", "bootstrap"})
+MAX_STAGES = 32
 
 _IDENT = r"^[a-z][a-z0-9_]*$"
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MODEL_URI = re.compile(r"^models:/(?P<name>[^@/\s]+)@(?P<alias>[A-Za-z0-9_-]+)$")
 
 
@@ -51,25 +58,6 @@ class GeneratorSource(_Strict):
 Source = Annotated[SqlSource | ParquetSource | GeneratorSource, Field(discriminator="kind")]
 
 
-class StageSpec(_Strict):
-    """One stage: a function of a DataFrame (``score`` also gets the model) plus keyword params."""
-
-    function: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    description: str = ""
-
-
-class StagesSpec(_Strict):
-    ingest: StageSpec | None = None
-    features: StageSpec
-    score: StageSpec
-    decide: StageSpec
-    deliver: StageSpec | None = None
-
-    def get(self, stage: str) -> StageSpec | None:
-        return getattr(self, stage)  # type: ignore[no-any-return]
-
-
 class ModelSpec(_Strict):
     """The model a journey serves, as ``models:/<name>@<alias>`` in the MLflow registry."""
 
@@ -92,6 +80,17 @@ class ModelSpec(_Strict):
     @property
     def alias(self) -> str:
         return MODEL_URI.match(self.uri).group("alias")  # type: ignore[union-attr]
+
+
+class StageSpec(_Strict):
+    """One stage: a function of a DataFrame plus keyword params. A stage that serves a model
+    (``model:`` here, or ``score`` with the journey's top-level ``model:``) gets it as the
+    second argument: ``fn(df, model, **params)``."""
+
+    function: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+    model: ModelSpec | None = None
 
 
 class SinkSpec(_Strict):
@@ -127,7 +126,13 @@ class BootstrapSpec(_Strict):
 
 
 class JourneySpec(_Strict):
-    """One business flow: source -> ingest -> features -> score -> decide -> deliver -> sink."""
+    """One business flow: source -> stages, in order -> sink.
+
+    ``stages`` is an ordered mapping of free stage names. If every name is one of the reference
+    five (``ingest features score decide deliver``), a missing ``ingest``/``deliver`` is the
+    identity, as in the two-field form. The first stage reads the source; the sink receives the
+    output of ``deliver`` (else of the last stage).
+    """
 
     journey: str = Field(pattern=_IDENT)
     description: str = ""
@@ -135,24 +140,94 @@ class JourneySpec(_Strict):
     request_id: str = "request_id"
     seed: int = 0
     source: Source
-    model: ModelSpec
-    stages: StagesSpec
+    model: ModelSpec | None = None
+    stages: dict[str, StageSpec | None] = Field(min_length=1)
     sink: SinkSpec
-    checks: dict[StageName, list[CheckSpec]] = Field(default_factory=dict)
+    checks: dict[str, list[CheckSpec]] = Field(default_factory=dict)
     bootstrap: BootstrapSpec | None = None
     owners: tuple[str, ...] = ()
     # Columns whose values never appear in check metadata (samples show '***').
     sensitive: tuple[str, ...] = ()
 
+    @field_validator("stages")
+    @classmethod
+    def _stage_names(cls, stages: dict[str, StageSpec | None]) -> dict[str, StageSpec | None]:
+        if len(stages) > MAX_STAGES:
+            raise ValueError(f"at most {MAX_STAGES} stages; got {len(stages)}")
+        for name in stages:
+            if not isinstance(name, str) or not _STAGE_NAME.match(name):
+                raise ValueError(f"stage name {name!r} is not an identifier: expected lower-case "
+                                 f"letters, digits and '_', starting with a letter, at most 63 "
+                                 f"characters")
+            if name in RESERVED_STAGE_NAMES:
+                raise ValueError(f"stage name {name!r} is reserved; reserved names: "
+                                 f"{sorted(RESERVED_STAGE_NAMES)}")
+        return stages
+
     @model_validator(mode="after")
-    def _unique_check_names(self) -> JourneySpec:
+    def _consistent(self) -> JourneySpec:
+        names = self.stage_names
+        for stage, spec in self.stages.items():
+            if spec is None and stage not in (SOURCE_STAGE, SINK_STAGE):
+                raise ValueError(f"stage '{stage}' needs a 'function:'")
+        if SOURCE_STAGE in names and names[0] != SOURCE_STAGE:
+            raise ValueError(f"stage '{SOURCE_STAGE}' reads the source, so it must come first; "
+                             f"the order is {list(names)}")
+        if SINK_STAGE in names and names[-1] != SINK_STAGE:
+            raise ValueError(f"stage '{SINK_STAGE}' writes the sink, so it must come last; "
+                             f"the order is {list(names)}")
+        if self.model is not None and MODEL_STAGE not in names:
+            raise ValueError(f"the top-level 'model:' is served by stage '{MODEL_STAGE}', and "
+                             f"this journey has no such stage (stages: {list(names)}); declare "
+                             f"'model:' on the stage that serves it instead")
         for stage, checks in self.checks.items():
-            names = [c.check_name for c in checks]
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            if stage not in names:
+                raise ValueError(f"checks name stage '{stage}', which the journey does not "
+                                 f"have; its stages: {list(names)}")
+            check_names = [c.check_name for c in checks]
+            dupes = sorted({n for n in check_names if check_names.count(n) > 1})
             if dupes:
                 raise ValueError(f"checks on stage '{stage}' must have unique names; "
                                  f"repeated: {dupes} (set 'name:' to tell them apart)")
         return self
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The stages in order, with the identity ``ingest``/``deliver`` of the reference form."""
+        named = tuple(self.stages)
+        if not set(named) <= set(STAGES):
+            return named
+        return (*(() if SOURCE_STAGE in named else (SOURCE_STAGE,)), *named,
+                *(() if SINK_STAGE in named else (SINK_STAGE,)))
+
+    def stage(self, name: str) -> StageSpec | None:
+        """The stage's spec, None for an identity stage."""
+        return self.stages.get(name)
+
+    @property
+    def sink_stage(self) -> str:
+        names = self.stage_names
+        return SINK_STAGE if SINK_STAGE in names else names[-1]
+
+    def model_for(self, stage: str) -> ModelSpec | None:
+        """The model ``stage`` serves: its own ``model:``, or the top-level one for ``score``."""
+        spec = self.stages.get(stage)
+        if spec is not None and spec.model is not None:
+            return spec.model
+        return self.model if stage == MODEL_STAGE else None
+
+    @property
+    def model_stages(self) -> tuple[str, ...]:
+        return tuple(s for s in self.stage_names if self.model_for(s) is not None)
+
+    @property
+    def primary_model(self) -> ModelSpec | None:
+        """The journey's model of record (golden set, ``--alias``): the top-level ``model:``,
+        else the last stage's model."""
+        if self.model is not None:
+            return self.model
+        stages = self.model_stages
+        return self.model_for(stages[-1]) if stages else None
 
     @property
     def sink_key(self) -> str:

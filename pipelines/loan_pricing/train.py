@@ -31,7 +31,9 @@ def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 200) -> None:
     loans = load_loans()
     train, serve = train_test_split(loans, test_size=holdout, random_state=ctx.seed)
     serve = serve.sort_values("request_id")
-    ctx.write_source(serve[REQUEST_COLUMNS].reset_index(drop=True))
+    ctx.write_source(serve[REQUEST_COLUMNS].reset_index(drop=True))  # kept if it exists
+    if not ctx.needs_model():  # the alias exists: never retrain or move it unless forced
+        return
     encode = ColumnTransformer(
         [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                                 encoded_missing_value=-1), CATEGORICAL)],

@@ -1,0 +1,104 @@
+"""The dry run: the journey on a small sample of its source, in memory, before a real run.
+
+It finds what only data can show: a rule, contract, suite or drift setting naming a column that
+the stage does not produce, a missing source table, an unreadable source file, a model alias
+that does not resolve. Every problem is collected (not the first only) and raised as one
+:class:`DryRunError` naming the file, line, check and column, so that ``validate`` and ``run``
+exit 2 before a Dagster run starts. Injected faults are left out: a drill must reach the checks.
+
+Nothing is written: the stage functions run on the sample in memory, the sink is not touched.
+A stage function that raises on the sample stops the dry run there; the real run then reports
+that stage's failure (exit 1) where the UI and the report show it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from e2e_assets.checks.base import ConfiguredCheck, DryRunProblem, StageCheckContext
+from e2e_assets.db import check_reachable
+from e2e_assets.errors import DryRunError, StageError
+from e2e_assets.home import Home
+from e2e_assets.model_registry import require_tracking_store
+from e2e_assets.serving import ServedModels
+from e2e_assets.sources import read_source
+from e2e_assets.spec.lines import line_for
+from e2e_assets.stages import run_stage
+
+if TYPE_CHECKING:
+    from e2e_assets.spec.loader import Journey
+
+DEFAULT_SAMPLE_ROWS = 50
+
+
+def preflight(journey: Journey, home: Home, alias: str | None = None, *,
+              sample_rows: int = DEFAULT_SAMPLE_ROWS) -> dict[str, str]:
+    """Everything a run needs, checked before it starts (E2EAssetsError, exit 2): the tracking
+    store, the sink, every model alias, and a dry run on a sample of the source. Returns the
+    model of record (name, version, alias, run id)."""
+    require_tracking_store(home.tracking_uri)
+    check_reachable(journey.spec.sink.url, f"the sink of journey '{journey.name}'")
+    served = ServedModels(journey, home.tracking_uri, alias)
+    for stage in journey.spec.model_stages:
+        served.resolved(stage)
+    dry_run(journey, served, rows=sample_rows)
+    return served.summary()
+
+
+def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPLE_ROWS
+            ) -> list[dict[str, Any]]:
+    """Run the pristine journey on ``rows`` source rows; raise DryRunError listing every
+    problem; return the stages it got through (stage, rows in, rows out)."""
+    journey = journey.pristine
+    frame = read_source(journey, limit=rows)
+    problems: list[dict[str, Any]] = []
+    reached: list[dict[str, Any]] = []
+    for stage in journey.stages:
+        resolved = served.resolved(stage)
+        model = served.model(stage) if resolved is not None else None
+        ctx = StageCheckContext(journey=journey, stage=stage, input=frame, model=model,
+                                resolved_model=resolved, tracking_uri=served.tracking_uri)
+        problems += _problems(ctx, "input")
+        try:
+            out = run_stage(journey, stage, frame, model=model)
+        except StageError:
+            break  # the real run reports it, with the stage named (exit 1)
+        reached.append({"stage": stage, "rows_in": len(frame), "rows_out": len(out)})
+        ctx = StageCheckContext(journey=journey, stage=stage, input=frame, output=out,
+                                model=model, resolved_model=resolved,
+                                tracking_uri=served.tracking_uri)
+        problems += _problems(ctx, "output", "monitor")
+        frame = out
+    if problems:
+        raise _error(journey, problems)
+    return reached
+
+
+def _problems(ctx: StageCheckContext, *phases: str) -> list[dict[str, Any]]:
+    out = []
+    for check in ctx.journey.checks_for(ctx.stage):
+        if check.phase in phases and check.kind.dry_run is not None:
+            out += [_located(ctx.journey, check, p) for p in check.kind.dry_run(ctx, check.options)]
+    return out
+
+
+def _located(journey: Journey, check: ConfiguredCheck, problem: DryRunProblem) -> dict[str, Any]:
+    loc = ("checks", check.stage, str(check.position))
+    return {"file": str(journey.path), "line": line_for(loc, journey.lines),
+            "field": ".".join(loc), "stage": check.stage, "check": check.name,
+            "kind": check.kind.name, **problem}
+
+
+def _error(journey: Journey, problems: list[dict[str, Any]]) -> DryRunError:
+    def one(p: dict[str, Any]) -> str:
+        return (f"{p['file']}:{p['line']} at '{p['field']}': check '{p['check']}' on stage "
+                f"'{p['stage']}': {p['message']}")
+
+    first = problems[0]
+    message = (f"check '{first['check']}' on stage '{first['stage']}': {first['message']}"
+               if len(problems) == 1 else
+               f"the dry run on a sample found {len(problems)} problems:\n  "
+               + "\n  ".join(one(p) for p in problems))
+    return DryRunError(message, file=first["file"], line=first["line"], field=first["field"],
+                       stage=first["stage"], check=first["check"], column=first.get("column"),
+                       problems=problems)

@@ -1,0 +1,91 @@
+"""The Dagster instance of a home: initialised once under a lock, abandoned runs closed.
+
+Several headless runs may start at once in a fresh home. Dagster's SQLite storages create and
+stamp their schema on first use, and two processes doing that together corrupt it ("more than
+one head"), so the first use happens under an exclusive file lock.
+
+A process killed with ``kill -9`` leaves its run STARTED forever. Every headless run is tagged
+with its host, process id and process start time; the next start marks runs whose process is
+gone as FAILURE, with the reason, and removes their hand-off folders.
+"""
+
+import os
+import socket
+from pathlib import Path
+
+import dagster as dg
+
+from e2e_assets.errors import InfrastructureError
+from e2e_assets.handoff import RunStore, file_lock
+from e2e_assets.home import Home
+
+HOST_TAG, PID_TAG, PID_START_TAG = "e2e/host", "e2e/pid", "e2e/pid_start"
+JOURNEY_TAG = "e2e/journey"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that let a later start tell whether this run's process still exists."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
+            PID_START_TAG: _start_time(os.getpid()) or ""}
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _process_alive(pid: int, started: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    now = _start_time(pid)
+    return not (started and now is not None and now != started)
+
+
+def instance_for(home: Home) -> dg.DagsterInstance:
+    """The home's Dagster instance; created and migrated under a lock, stale runs closed."""
+    home.ensure()
+    folder = home.dagster_home
+    try:
+        with file_lock(folder / ".e2e-instance.lock"):
+            instance = dg.DagsterInstance.from_config(str(folder))
+            instance.get_runs(limit=1)  # first use creates the run storage: under the lock
+            instance.get_latest_materialization_event(dg.AssetKey(["e2e", "init"]))
+            close_abandoned_runs(instance, home)
+    except InfrastructureError:
+        raise
+    except Exception as exc:  # a corrupt or foreign instance: say where, never a traceback
+        raise InfrastructureError(f"the Dagster instance at {folder} (DAGSTER_HOME) cannot be "
+                                  f"opened: {type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    return instance
+
+
+def close_abandoned_runs(instance: dg.DagsterInstance, home: Home) -> list[str]:
+    """Mark this host's STARTED runs whose process is gone as failed; returns their ids."""
+    host = socket.gethostname()
+    closed = []
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
+                                                             dg.DagsterRunStatus.STARTING],
+                                                   tags={HOST_TAG: host}))
+    for run in runs:
+        pid = run.tags.get(PID_TAG, "")
+        if not pid.isdigit() or _process_alive(int(pid), run.tags.get(PID_START_TAG, "")):
+            continue
+        instance.report_run_failed(
+            run, message=f"e2e-assets: the process that ran this run (pid {pid} on {host}) "
+                         f"ended without finishing it (killed?); marked failed at the next "
+                         f"start. Its stage hand-offs were discarded; the sink's transaction, "
+                         f"if one was open, was rolled back by the database.")
+        journey = run.tags.get(JOURNEY_TAG)
+        if journey:
+            RunStore(home.storage, journey, run.run_id, ()).discard(run.run_id)
+        closed.append(run.run_id)
+    return closed

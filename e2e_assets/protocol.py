@@ -1,0 +1,168 @@
+"""The stage protocol: one function runs a stage the same way for Dagster, the CLI and the gate.
+
+::
+
+    upstream output (this run) ──► input checks ──► stage function ──► output checks
+          or the source               │ block              │ raise        │ block
+                                      ▼                    ▼              ▼
+                                   blocked            StageError       blocked
+                                                                          │ pass
+    provenance ◄── sink checks ◄── sink write (sink stage) ◄── hand-off ◄─┘
+
+A failed blocking check stops the hand-off: nothing reaches the next stage or the sink. The
+input is read from the same run (verified against the digest its writer recorded), and the
+outcome is a frozen value; the caller decides how to show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+
+from e2e_assets.checks.base import StageCheckContext
+from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one, evaluate_phase
+from e2e_assets.errors import E2EAssetsError
+from e2e_assets.frames import frame_digest
+from e2e_assets.handoff import HandoffRef, RunStore
+from e2e_assets.model_registry import GOLDEN_DIGEST_TAG
+from e2e_assets.provenance import Provenance, build_provenance
+from e2e_assets.serving import ServedModels
+from e2e_assets.sinks import sink_ids, write_sink
+from e2e_assets.sources import describe_source, read_source
+from e2e_assets.stages import run_stage
+
+if TYPE_CHECKING:
+    from e2e_assets.spec.loader import Journey
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage of one run shares."""
+
+    run_id: str
+    models: ServedModels
+    store: RunStore
+    tracking_uri: str
+    planned: frozenset[str] | None = None  # the stages this run produces (None: all of them)
+    publish: bool = True  # make a stage's lineage the journey's latest once it passes
+
+
+@dataclass(frozen=True, eq=False)
+class StageOutcome:
+    journey: str
+    stage: str
+    status: Literal["materialized", "blocked"]
+    checks: tuple[EvaluatedCheck, ...]
+    facts: Mapping[str, Any]  # source, model URI and load time, sink table and rows, faults
+    summary: Mapping[str, Any]  # short provenance attached to every check result
+    provenance: Provenance | None = None
+    output: pd.DataFrame | None = None
+    handoff: HandoffRef | None = None
+    not_evaluated: tuple[str, ...] = field(default=())
+
+    @property
+    def blocked_by(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if c.blocks)
+
+
+def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOutcome:
+    """Run ``stage`` of ``journey`` once, in ``run``. Raises E2EAssetsError subclasses for a
+    broken stage (StageError), an unreadable input (HandoffError) or unreachable parts."""
+    facts: dict[str, Any] = {}
+    if journey.injected:  # a drill, and the record says so
+        facts["injected_faults"] = ", ".join(journey.injected)
+    frame_in, read_ref = _read_input(journey, stage, run, facts)
+    resolved, model, record = _models(journey, stage, run, facts)
+    summary: dict[str, Any] = {
+        "journey": journey.name, "dagster_run_id": run.run_id,
+        "config_digest": journey.config_digest,
+        "input_digest": read_ref.data_digest if read_ref else frame_digest(frame_in),
+        "model_version": (resolved or record).version if (resolved or record) else "none"}
+    lineage = run.store.lineage(read_ref) if read_ref else {}
+    ctx = StageCheckContext(journey=journey, stage=stage, input=frame_in, model=model,
+                            resolved_model=resolved, record_model=record,
+                            tracking_uri=run.tracking_uri,
+                            read_stage=lambda s: run.store.read(lineage[s]))
+    checks = evaluate_phase(ctx, "input")
+    if any(c.blocks for c in checks):  # fail closed before the stage runs
+        return _blocked(journey, stage, checks, facts, summary, ("output",))
+    started = perf_counter()
+    out = run_stage(journey, stage, frame_in, model=model)
+    wall = perf_counter() - started
+    ctx = replace(ctx, output=out)
+    summary["data_digest"] = frame_digest(out)
+    checks += evaluate_phase(ctx, "output")
+    if any(c.blocks for c in checks):  # no hand-off: nothing downstream, nothing in the sink
+        return _blocked(journey, stage, checks, facts, summary, ())
+    ref = run.store.write(stage, out, read_ref)
+    lineage = {**lineage, stage: ref}
+    if stage == journey.spec.sink_stage:
+        checks = _deliver(journey, ctx, checks, facts)
+    provenance = build_provenance(
+        journey=journey.name, stage=stage, run_id=run.run_id, folder=journey.folder,
+        config_digest=journey.config_digest, seed=journey.spec.seed,
+        data_digest=ref.data_digest, input_digest=summary["input_digest"],
+        rows_in=len(frame_in), rows_out=len(out), wall_time_s=wall,
+        model=resolved or record,
+        golden_digest=record.tag(GOLDEN_DIGEST_TAG) if record is not None else None)
+    if run.publish and not any(c.blocks for c in checks):
+        run.store.publish(ref)
+    return StageOutcome(journey=journey.name, stage=stage, status="materialized",
+                        checks=tuple(checks), facts=facts, summary=summary,
+                        provenance=provenance, output=out, handoff=ref)
+
+
+def _read_input(journey: Journey, stage: str, run: RunContext, facts: dict[str, Any]
+                ) -> tuple[pd.DataFrame, HandoffRef | None]:
+    upstream = journey.upstream_of(stage)
+    if upstream is None:
+        facts["source"] = describe_source(journey)
+        return read_source(journey), None
+    planned = run.planned is None or upstream in run.planned
+    ref = run.store.upstream_ref(stage, planned=planned)
+    if ref.run_id != run.run_id:
+        facts["input_from_run"] = ref.run_id
+    return run.store.read(ref), ref
+
+
+def _models(journey: Journey, stage: str, run: RunContext, facts: dict[str, Any]
+            ) -> tuple[Any, Any, Any]:
+    """(the stage's resolved model, the loaded model, the model of record)."""
+    resolved = run.models.resolved(stage)  # a stage that serves a model needs it: errors raise
+    model = None
+    if resolved is not None:
+        started = perf_counter()
+        model = run.models.model(stage)
+        facts["model_load_s"] = round(perf_counter() - started, 4)
+        facts["model_uri"] = resolved.version_uri
+    try:
+        record = run.models.record()
+    except E2EAssetsError as exc:  # provenance only: a registry hiccup must not fail the stage
+        record = None
+        facts["model_resolution"] = f"unavailable: {exc}"
+    return resolved, model, record
+
+
+def _deliver(journey: Journey, ctx: StageCheckContext, checks: list[EvaluatedCheck],
+             facts: dict[str, Any]) -> list[EvaluatedCheck]:
+    """Write the sink in one transaction, then re-evaluate the checks that read it back."""
+    sink = journey.spec.sink
+    written = write_sink(ctx.frame("output"), sink.url, sink.table, journey.spec.sink_key)
+    facts.update(sink_table=written.table, sink_url=written.url,
+                 sink_rows_written=written.rows_written, sink_rows_replaced=written.rows_replaced)
+    ctx = replace(ctx, sink_ids=lambda ids: sink_ids(sink.url, sink.table, journey.spec.sink_key,
+                                                      ids))
+    uses_sink = {c.name: c for c in journey.checks_for(ctx.stage) if c.kind.uses_sink}
+    return [evaluate_one(ctx, uses_sink[e.name]) if e.name in uses_sink else e for e in checks]
+
+
+def _blocked(journey: Journey, stage: str, checks: list[EvaluatedCheck], facts: dict[str, Any],
+             summary: dict[str, Any], skipped_phases: tuple[str, ...]) -> StageOutcome:
+    skipped = tuple(c.name for c in journey.checks_for(stage) if c.phase in skipped_phases)
+    return StageOutcome(journey=journey.name, stage=stage, status="blocked",
+                        checks=tuple(checks), facts=facts, summary=summary,
+                        not_evaluated=skipped)

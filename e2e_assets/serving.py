@@ -1,0 +1,76 @@
+"""The models a journey serves: which stage serves which ``models:/<name>@<alias>``, resolved to
+an exact version and loaded once per run.
+
+``alias`` (``run --alias challenger``) replaces the alias of the journey's model of record (the
+top-level ``model:``, else the last stage's model); other stages keep the alias in their spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from e2e_assets.model_registry import ResolvedModel, load_model, resolve_model
+
+if TYPE_CHECKING:
+    from e2e_assets.spec.loader import Journey
+
+
+@lru_cache(maxsize=16)
+def _load_cached(tracking_uri: str, resolved: ResolvedModel) -> Any:
+    # A model version is immutable, so one load per process serves the dry run and every stage.
+    return load_model(tracking_uri, resolved)
+
+
+class ServedModels:
+    """Resolve (and load) each model-serving stage's model, caching per instance."""
+
+    def __init__(self, journey: Journey, tracking_uri: str, alias: str | None = None, *,
+                 loader: Callable[[str, ResolvedModel], Any] = _load_cached) -> None:
+        self.journey, self.tracking_uri, self.alias = journey, tracking_uri, alias
+        self._loader = loader
+        self._resolved: dict[str, ResolvedModel] = {}
+
+    def _alias_for(self, stage: str) -> str | None:
+        spec = self.journey.spec
+        return self.alias if spec.model_for(stage) == spec.primary_model else None
+
+    def resolved(self, stage: str) -> ResolvedModel | None:
+        """The exact version ``stage`` serves, or None if it serves no model."""
+        model_spec = self.journey.spec.model_for(stage)
+        if model_spec is None:
+            return None
+        if stage not in self._resolved:
+            self._resolved[stage] = resolve_model(self.tracking_uri, model_spec.uri,
+                                                  self._alias_for(stage))
+        return self._resolved[stage]
+
+    def model(self, stage: str) -> Any:
+        resolved = self.resolved(stage)
+        return None if resolved is None else self._loader(self.tracking_uri, resolved)
+
+    def record(self) -> ResolvedModel | None:
+        """The journey's model of record (golden set, training data, provenance)."""
+        primary = self.journey.spec.primary_model
+        if primary is None:
+            return None
+        for stage in self.journey.spec.model_stages:
+            if self.journey.spec.model_for(stage) == primary:
+                return self.resolved(stage)
+        return None
+
+    def all_loaded(self, until: str | None = None) -> dict[str, Any]:
+        """Every model-serving stage (up to ``until``) -> its loaded model."""
+        stages = self.journey.stages
+        last = stages.index(until) if until is not None else len(stages) - 1
+        return {s: self.model(s) for s in stages[: last + 1]
+                if self.journey.spec.model_for(s) is not None}
+
+    def summary(self) -> dict[str, str]:
+        """name/version/alias/run_id of the model of record, for reports."""
+        record = self.record()
+        if record is None:
+            return {}
+        return {"name": record.name, "version": record.version, "alias": record.alias,
+                "run_id": record.run_id or ""}
