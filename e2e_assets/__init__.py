@@ -1,19 +1,27 @@
 """e2e-assets: production integration tests for ML models inside end-to-end business flows.
 
-The core (spec, stages, sources, sinks, registry, provenance, bootstrap) works without Dagster;
-``e2e_assets.orchestration`` is the only subpackage that imports it.
+The core (spec, the stage protocol, stages, sources, sinks, the model registry, provenance,
+checks, drift, bootstrap) works without Dagster; ``e2e_assets.orchestration`` is the only
+subpackage that imports it.
 """
 
 from e2e_assets.errors import (
+    DryRunError,
     E2EAssetsError,
+    GoldenError,
+    HandoffError,
     InfrastructureError,
     ModelResolutionError,
     SpecError,
     StageError,
+    UnknownNameError,
 )
+from e2e_assets.protocol import RunContext, StageOutcome, run_stage_protocol
 from e2e_assets.spec import Journey, JourneySpec, load_journey
 
 __version__ = "0.1.0"
 
-__all__ = ["E2EAssetsError", "InfrastructureError", "Journey", "JourneySpec",
-           "ModelResolutionError", "SpecError", "StageError", "__version__", "load_journey"]
+__all__ = ["DryRunError", "E2EAssetsError", "GoldenError", "HandoffError", "InfrastructureError",
+           "Journey", "JourneySpec", "ModelResolutionError", "RunContext", "SpecError",
+           "StageError", "StageOutcome", "UnknownNameError", "__version__", "load_journey",
+           "run_stage_protocol"]

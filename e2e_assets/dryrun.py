@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from e2e_assets.checks.base import ConfiguredCheck, DryRunProblem, StageCheckContext
 from e2e_assets.db import check_reachable
 from e2e_assets.errors import DryRunError, StageError
@@ -36,21 +38,22 @@ def preflight(journey: Journey, home: Home, alias: str | None = None, *,
     """Everything a run needs, checked before it starts (E2EAssetsError, exit 2): the tracking
     store, the sink, every model alias, and a dry run on a sample of the source. Returns the
     model of record (name, version, alias, run id)."""
-    require_tracking_store(home.tracking_uri)
+    sample = read_source(journey.pristine, limit=sample_rows)  # the source first: most often
     check_reachable(journey.spec.sink.url, f"the sink of journey '{journey.name}'")
+    require_tracking_store(home.tracking_uri)
     served = ServedModels(journey, home.tracking_uri, alias)
     for stage in journey.spec.model_stages:
         served.resolved(stage)
-    dry_run(journey, served, rows=sample_rows)
+    dry_run(journey, served, rows=sample_rows, sample=sample)
     return served.summary()
 
 
-def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPLE_ROWS
-            ) -> list[dict[str, Any]]:
-    """Run the pristine journey on ``rows`` source rows; raise DryRunError listing every
-    problem; return the stages it got through (stage, rows in, rows out)."""
+def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPLE_ROWS,
+            sample: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Run the pristine journey on ``rows`` source rows (or ``sample``); raise DryRunError
+    listing every problem; return the stages it got through (stage, rows in, rows out)."""
     journey = journey.pristine
-    frame = read_source(journey, limit=rows)
+    frame = sample if sample is not None else read_source(journey, limit=rows)
     problems: list[dict[str, Any]] = []
     reached: list[dict[str, Any]] = []
     for stage in journey.stages:

@@ -6,6 +6,7 @@ Aliases only (``champion``, ``challenger``); registry stages are deprecated and 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,8 +15,9 @@ from typing import Any
 
 from e2e_assets.db import masked, reason
 from e2e_assets.errors import InfrastructureError, ModelResolutionError
-from e2e_assets.spec.model import MODEL_URI
 
+# Aliases, never registry stages: models:/<name>@<alias>.
+MODEL_URI = re.compile(r"^models:/(?P<name>[^@/\s]+)@(?P<alias>[A-Za-z0-9_-]+)$")
 GOLDEN_DIGEST_TAG = "e2e.golden_digest"
 TRAINING_DIGEST_TAG = "e2e.training_digest"
 

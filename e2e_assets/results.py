@@ -23,6 +23,11 @@ class CheckOutcome:
     severity: str
     blocking: bool
     description: str = ""
+    evaluated: bool = True  # False: its stage was blocked before the check's phase
+
+    @property
+    def failed(self) -> bool:
+        return self.evaluated and not self.passed
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class StageResult:
     data_digest: str | None = None
 
     def checks(self, outcomes: tuple[CheckOutcome, ...]) -> tuple[int, int]:
-        mine = [c for c in outcomes if c.stage == self.stage]
+        mine = [c for c in outcomes if c.stage == self.stage and c.evaluated]
         return sum(c.passed for c in mine), sum(not c.passed for c in mine)
 
 
@@ -56,7 +61,7 @@ class JourneyRun:
         """Failed checks that stop the journey: blocking and of severity error. A ``warn``
         check never blocks and never fails the run."""
         return tuple(c for c in self.checks
-                     if not c.passed and c.blocking and c.severity == "error")
+                     if c.failed and c.blocking and c.severity == "error")
 
     @property
     def exit_code(self) -> int:
@@ -99,10 +104,10 @@ def render_table(run: JourneyRun) -> str:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     for c in run.checks:
-        if not c.passed:
+        if c.failed:
             blocks = c.blocking and c.severity == "error"
             label = "FAILED blocking error" if blocks else (
-                "WARNING: failed warn" if c.severity == "warn" else "FAILED non-blocking error")
+                "FAILED warn" if c.severity == "warn" else "FAILED non-blocking error")
             lines.append(f"{label} check '{c.name}' on stage '{c.stage}': {c.description}")
     verdict = f"{run.status.upper()} in {run.wall_time_s:.1f} s"
     if run.error:

@@ -88,8 +88,9 @@ def _read_sql(src: SqlSource, journey: Journey, limit: int | None) -> pd.DataFra
     except InfrastructureError:
         raise
     except sa.exc.SQLAlchemyError as exc:
-        raise InfrastructureError(f"cannot read the source at {masked(src.url)}: "
-                                  f"{reason(exc)}") from exc
+        raise InfrastructureError(f"cannot reach the database for the source of journey "
+                                  f"'{journey.name}' at {masked(src.url)}: {reason(exc)}"
+                                  ) from exc
 
 
 def _generate(journey: Journey, src: GeneratorSource, seed: int) -> pd.DataFrame:

@@ -4,11 +4,12 @@ from e2e_assets.checks.base import (
     REGISTRY,
     CheckKind,
     CheckResult,
+    ConfiguredCheck,
     Options,
     StageCheckContext,
     get_kind,
     register,
 )
 
-__all__ = ["REGISTRY", "CheckKind", "CheckResult", "Options", "StageCheckContext", "get_kind",
+__all__ = ["REGISTRY", "CheckKind", "CheckResult", "ConfiguredCheck", "Options", "StageCheckContext", "get_kind",
            "register"]

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 from e2e_assets.errors import UnknownNameError
 from e2e_assets.model_registry import ResolvedModel
-from e2e_assets.spec.model import CheckSpec, JourneySpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the spec imports the checks (to parse their options), never the reverse
     from e2e_assets.spec.loader import Journey
+    from e2e_assets.spec.model import CheckSpec, JourneySpec
 
 MASK = "***"
 

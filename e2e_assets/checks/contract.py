@@ -38,7 +38,9 @@ class ContractOptions(Options):
     # 'columns': this stage's output against the declared contract below.
     against: Literal["signature", "columns"] = "columns"
     columns: dict[str, ColumnContract] = {}
-    allow_extra: bool = True
+    # Columns the contract does not name: refused by default against the signature (a model
+    # fed columns it was not trained on), allowed by default against declared columns.
+    allow_extra: bool | None = None
 
 
 def _kind_ok(series: pd.Series, type_name: str) -> bool:
@@ -51,7 +53,8 @@ def _kind_ok(series: pd.Series, type_name: str) -> bool:
 
 
 def check_signature_columns(df: pd.DataFrame, schema: tuple[InputColumn, ...],
-                            ignore: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+                            ignore: tuple[str, ...] = (), allow_extra: bool = False
+                            ) -> list[dict[str, Any]]:
     """One row per problem: column, expected, found."""
     problems = []
     for col in schema:
@@ -68,8 +71,9 @@ def check_signature_columns(df: pd.DataFrame, schema: tuple[InputColumn, ...],
                              "found": f"{nulls} nulls ({nulls / max(len(s), 1):.1%})"})
     known = {c.name for c in schema} | set(ignore)
     for extra in [c for c in df.columns if c not in known]:
-        problems.append({"column": str(extra), "expected": "not in the signature",
-                         "found": str(df[extra].dtype), "severity": "info"})
+        problems.append({"column": str(extra), "expected": "no column outside the signature",
+                         "found": f"extra column ({df[extra].dtype})",
+                         **({"severity": "info"} if allow_extra else {})})
     return problems
 
 
@@ -140,12 +144,13 @@ def check_contract(ctx: StageCheckContext, options: ContractOptions) -> CheckRes
                                f"to check its input against")
         schema = input_schema(ctx.tracking_uri, ctx.resolved_model)
         problems = check_signature_columns(ctx.frame("input"), schema,
-                                           ignore=(ctx.request_id,))
+                                           ignore=(ctx.request_id,),
+                                           allow_extra=bool(options.allow_extra))
         what = (f"model input vs signature of {ctx.resolved_model.name} "
                 f"v{ctx.resolved_model.version}")
     else:
         problems = check_declared_columns(ctx.frame("output"), options.columns,
-                                          options.allow_extra)
+                                          options.allow_extra is not False)
         what = f"'{ctx.stage}' output vs its declared contract"
     errors = [p for p in problems if p.get("severity") != "info"]
     meta = {"contract": options.against, "problems": problems}

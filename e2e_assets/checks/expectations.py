@@ -26,10 +26,10 @@ from e2e_assets.checks.base import (
     register,
 )
 from e2e_assets.errors import SpecError
-from e2e_assets.spec.model import JourneySpec, SqlSource
 
 if TYPE_CHECKING:
     from e2e_assets.spec.loader import Journey
+    from e2e_assets.spec.model import JourneySpec
 
 # Expectation kwargs that name one column, or a list of columns, that must exist.
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
@@ -183,8 +183,8 @@ def suite_columns(suite: dict[str, Any]) -> list[str]:
 
 def _validate_target(spec: JourneySpec, stage: str, options: ExpectationsOptions
                      ) -> tuple[str, str] | None:
-    if options.target == "source_table" and (not isinstance(spec.source, SqlSource)
-                                             or spec.source.table is None):
+    if options.target == "source_table" and (spec.source.kind != "sql"
+                                             or getattr(spec.source, "table", None) is None):
         return "target", "target 'source_table' needs a SQL source with a 'table:'"
     return None
 
@@ -206,9 +206,9 @@ def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> 
     spec = ctx.journey.spec
     common = {"id_column": ctx.request_id, "sensitive": spec.sensitive,
               "sample_size": options.sample_size}
-    if options.target == "source_table" and isinstance(spec.source, SqlSource) \
-            and spec.source.table is not None:
-        return validate_table(spec.source.url, spec.source.table, suite, path, **common)
+    source_table = getattr(spec.source, "table", None)
+    if options.target == "source_table" and source_table is not None:
+        return validate_table(getattr(spec.source, "url"), source_table, suite, path, **common)
     if options.target == "sink_table":
         return validate_table(spec.sink.url, spec.sink.table, suite, path, **common)
     return validate_frame(ctx.frame("output"), suite, path, **common)

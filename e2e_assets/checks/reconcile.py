@@ -43,11 +43,13 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
 
 
 def _validate(spec: Any, stage: str, options: ReconcileOptions) -> tuple[str, str] | None:
-    names = list(spec.stage_names)
-    if options.against is not None and options.against not in names[:names.index(stage)]:
+    earlier = list(spec.stage_names)[:list(spec.stage_names).index(stage)]
+    if not earlier:
+        return "against", (f"reconcile compares a stage with an earlier one, and '{stage}' is "
+                           f"the first stage")
+    if options.against is not None and options.against not in earlier:
         return "against", (f"reconcile on stage '{stage}' compares with an earlier stage; "
-                           f"'{options.against}' is not one (earlier stages: "
-                           f"{names[:names.index(stage)]})")
+                           f"'{options.against}' is not one (earlier stages: {earlier})")
     return None
 
 

@@ -51,6 +51,20 @@ def to_check_result(journey: Journey, evaluated: EvaluatedCheck,
                                description=result.summary[:1000])
 
 
+NOT_EVALUATED = "e2e/not_evaluated"
+
+
+def not_evaluated_result(journey: Journey, stage: str, name: str,
+                         blocked_by: tuple[str, ...]) -> dg.AssetCheckResult:
+    """A check its stage never reached: reported as such (warn), never as a pass."""
+    summary = (f"not evaluated: stage '{stage}' was blocked by {', '.join(blocked_by)} before "
+               f"this check's phase")
+    return dg.AssetCheckResult(asset_key=dg.AssetKey([journey.name, stage]), check_name=name,
+                               passed=False, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"summary": summary, NOT_EVALUATED: True},
+                               description=summary)
+
+
 def _value(v: Any) -> Any:
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v if v is not None else "none"

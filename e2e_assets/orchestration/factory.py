@@ -13,7 +13,11 @@ from typing import Any
 import dagster as dg
 
 from e2e_assets.home import Home
-from e2e_assets.orchestration.checks import build_stage_check_specs, to_check_result
+from e2e_assets.orchestration.checks import (
+    build_stage_check_specs,
+    not_evaluated_result,
+    to_check_result,
+)
 from e2e_assets.orchestration.monitor_checks import (
     build_drift_job_and_schedule,
     build_monitor_checks,
@@ -61,7 +65,11 @@ def _run_context(context: dg.AssetExecutionContext, journey: Journey, mlflow: Ml
 def _to_dagster(journey: Journey, outcome: StageOutcome) -> Iterator[Any]:
     results = [to_check_result(journey, c, outcome.summary) for c in outcome.checks]
     if outcome.status == "blocked" or outcome.output is None or outcome.provenance is None:
-        yield from results  # no materialization: Dagster skips the stages downstream
+        # Every planned check gets a result, the unevaluated ones said so; no materialization,
+        # so Dagster skips the stages downstream.
+        results += [not_evaluated_result(journey, outcome.stage, name, outcome.blocked_by)
+                    for name in outcome.not_evaluated]
+        yield from results
         return
     out = outcome.output
     schema = dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in out.dtypes.items()])

@@ -19,6 +19,7 @@ from e2e_assets.errors import (
     exit_code_for,
 )
 from e2e_assets.home import Home
+from e2e_assets.orchestration.checks import NOT_EVALUATED
 from e2e_assets.orchestration.factory import build_journey_definitions, journey_job_name
 from e2e_assets.orchestration.instance import JOURNEY_TAG, instance_for, process_tags
 from e2e_assets.orchestration.resources import ALIAS_TAG
@@ -58,7 +59,7 @@ def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float)
                                             for k, v in mat.metadata.items()}
     failed_steps = {e.step_key for e in result.get_step_failure_events()}
     checks = tuple(_outcome(e) for e in result.get_asset_check_evaluations())
-    blocked = {c.stage for c in checks if not c.passed and c.blocking}
+    blocked = {c.stage for c in checks if c.failed and c.blocking}
     stages = []
     for stage in journey.stages:
         meta = by_stage.get(stage)
@@ -82,7 +83,8 @@ def _outcome(evaluation: Any) -> CheckOutcome:
     return CheckOutcome(stage=evaluation.asset_key.path[-1], name=evaluation.check_name,
                         passed=bool(evaluation.passed), severity=severity,
                         blocking=bool(evaluation.blocking) and severity == "error",
-                        description=str(meta.get("summary", evaluation.description or "")))
+                        description=str(meta.get("summary", evaluation.description or "")),
+                        evaluated=not meta.get(NOT_EVALUATED, False))
 
 
 def _first_error(result: Any) -> tuple[str | None, int | None]:

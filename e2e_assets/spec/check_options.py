@@ -27,6 +27,20 @@ def parse_check_options(spec: JourneySpec, file: str, lines: Lines
     """``{stage: (check, ...)}`` with options parsed; SpecError lists every problem."""
     parsed: dict[str, tuple[ConfiguredCheck, ...]] = {}
     problems: list[SpecError] = []
+    for stage, checks in spec.checks.items():
+        if stage not in spec.stage_names:
+            problems.append(SpecError(
+                f"checks name stage '{stage}', which the journey does not have; its stages: "
+                f"{list(spec.stage_names)}", file=file, field=f"checks.{stage}",
+                line=line_for(("checks", stage), lines)))
+            continue
+        names = [c.check_name for c in checks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            problems.append(SpecError(
+                f"checks on stage '{stage}' must have unique names; repeated: {dupes} (set "
+                f"'name:' to tell them apart)", file=file, field=f"checks.{stage}",
+                line=line_for(("checks", stage), lines)))
     for stage in spec.stage_names:
         out = []
         for i, check in enumerate(spec.checks.get(stage, [])):

@@ -3,6 +3,7 @@ meant to catch it, at the stage at fault; blocking checks stop the journey there
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +11,8 @@ import pytest
 
 from e2e_assets.faults import Fault, with_faults
 from e2e_assets.home import Home
-from e2e_assets.orchestration.run import instance_for, run_journey
+from e2e_assets.orchestration.instance import instance_for
+from e2e_assets.orchestration.run import run_journey
 from e2e_assets.results import JourneyRun, render_table
 from e2e_assets.sinks import count_rows
 from e2e_assets.spec import STAGES, load_journey
@@ -25,7 +27,7 @@ def reference(name: str, h: Home) -> object:
 
 
 def failed(run: JourneyRun) -> set[tuple[str, str]]:
-    return {(c.stage, c.name) for c in run.checks if not c.passed}
+    return {(c.stage, c.name) for c in run.checks if c.failed}
 
 
 @pytest.mark.parametrize("name", ["credit_approval", "loan_pricing"])
@@ -105,6 +107,48 @@ def test_signature_contract_blocks_before_the_model_runs(home: Path, tmp_path: P
     assert not outcome.passed and "amount: expected double (required), found missing" in \
         outcome.description
     assert {s.stage: s.status for s in run.stages}["score"] == "blocked"
+    assert run.exit_code == 1 and run.error is None  # a blocked check, not a Dagster error
+    verdict = render_table(run)
+    assert "Dagster" not in verdict and "Dagster" not in json.dumps(run.to_dict())
+    assert "FAILED blocking error check 'signature_contract' on stage 'score'" in verdict
+
+
+def test_input_block_reports_the_unreached_checks_as_not_evaluated(home: Path,
+                                                                  tmp_path: Path) -> None:
+    h = Home.from_env()
+    path = journey_with_checks(tmp_path, "  score:\n    - kind: contract\n"
+                               "      name: signature_contract\n"
+                               "      options: {against: signature}\n"
+                               "    - kind: reproducibility\n")
+    journey = with_faults(load_journey(path, variables=h.variables()),
+                          [Fault("schema_rename", "features", "income")])
+    run = run_journey(journey, h)
+    (later,) = [c for c in run.checks if c.name == "reproducibility"]
+    assert not later.evaluated and not later.failed and "not evaluated" in later.description
+    assert [c.name for c in run.blocking_failures] == ["signature_contract"]
+    assert "reproducibility" not in render_table(run)
+    assert {s.stage: s.checks(run.checks) for s in run.stages}["score"] == (0, 1)
+
+
+def test_warn_check_never_blocks_even_when_blocking_is_left_true(home: Path,
+                                                                tmp_path: Path) -> None:
+    h = Home.from_env()
+    path = journey_with_checks(tmp_path, """\
+  decide:
+    - kind: rules
+      name: approve_everyone
+      severity: warn
+      options: {rules: [{name: all_approved, expr: "decision == 'approve'"}]}
+""")
+    journey = load_journey(path, variables=h.variables())
+    (check,) = journey.checks_for("decide")
+    assert check.spec.blocking and not check.blocking  # the default true means nothing for warn
+    run = run_journey(journey, h)
+    assert run.exit_code == 0, render_table(run)
+    assert [s.status for s in run.stages] == ["materialized"] * 5
+    assert count_rows(h.database_url, "credit_decisions") == run.stages[-1].rows_out
+    assert "FAILED warn check 'approve_everyone'" in render_table(run)
+    assert "blocking" not in render_table(run)
 
 
 def test_warn_check_reports_and_lets_the_run_continue(home: Path, tmp_path: Path) -> None:

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 import pytest
 
 from e2e_assets.faults import Fault, with_faults
 from e2e_assets.frames import write_parquet_atomic
+from e2e_assets.handoff import RunStore
 from e2e_assets.home import Home
 from e2e_assets.orchestration import build_journey_definitions
-from e2e_assets.orchestration.run import instance_for, run_journey
+from e2e_assets.orchestration.instance import instance_for
+from e2e_assets.orchestration.run import run_journey
 from e2e_assets.results import render_table
 from e2e_assets.spec import load_journey
 from tests.helpers import REPO, journey_with_checks
@@ -93,13 +94,24 @@ def test_checks_only_job_reevaluates_without_materializing(home: Path, tmp_path:
                                                                             "score_drift"}
     assert result.get_asset_materialization_events() == []
     assert len(instance.fetch_materializations(key, limit=10).records) == len(before)
-    stored = h.storage / "credit_approval" / "features.parquet"  # the stored batch drifts
-    df = pd.read_parquet(stored)
-    write_parquet_atomic(df.assign(age=df["age"] + 2 * np.std(df["age"])), stored)
+    # A new batch of features, drifted, becomes the journey's latest (as a run would publish it).
+    store = RunStore(h.storage, "credit_approval", "drifted-batch", journey.stages)
+    previous = store.record(store.latest()["features"], "features")
+    assert previous is not None
+    df = store.read(previous.ref)
+    store.publish(store.write("features", df.assign(age=df["age"] + 2 * np.std(df["age"])),
+                              previous.input))
     again = job.execute_in_process(instance=instance, raise_on_error=False)
     (feature,) = [e for e in again.get_asset_check_evaluations()
                   if e.check_name == "feature_drift"]
     assert not feature.passed and "age" in feature.description
+    # A stored output edited behind the store's back fails its check closed, naming why.
+    tampered = store.run_dir() / "features.parquet"
+    write_parquet_atomic(df, tampered)
+    third = job.execute_in_process(instance=instance, raise_on_error=False)
+    (feature,) = [e for e in third.get_asset_check_evaluations()
+                  if e.check_name == "feature_drift"]
+    assert not feature.passed and "changed after it was written" in feature.description
 
 
 def test_drift_schedule_targets_the_checks_only_job(tmp_path: Path) -> None:

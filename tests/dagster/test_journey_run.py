@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -12,13 +13,17 @@ import pytest
 from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
 from e2e_assets.model_registry import client_for
-from e2e_assets.orchestration.run import instance_for, run_journey
+from e2e_assets.orchestration.instance import instance_for
+from e2e_assets.orchestration.run import run_journey
 from e2e_assets.results import render_table
 from e2e_assets.sinks import count_rows
 from e2e_assets.spec import load_journey
 from tests.helpers import REPO, journey_variant
 
 pytestmark = pytest.mark.slow
+# The real commit, read by git itself: provenance must name it, not merely something non-empty.
+HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                      check=True).stdout.strip()
 
 
 def load(path: Path, home: Home) -> object:
@@ -50,8 +55,9 @@ def test_clean_run_materializes_every_stage_with_provenance(home: Path, name: st
         assert meta["model_version"] == str(mv.version) and meta["model_run_id"] == mv.run_id
         assert meta["config_digest"] == journey.config_digest
         assert meta["seed"] == journey.spec.seed
-        assert meta["git_commit"] != "" and meta["package_version"] == "0.1.0"
-        stored = pd.read_parquet(h.storage / name / f"{stage}.parquet")
+        assert meta["git_commit"].removesuffix("+dirty") == HEAD, meta["git_commit"]
+        assert meta["package_version"] == "0.1.0"
+        stored = pd.read_parquet(h.storage / name / "runs" / run.run_id / f"{stage}.parquet")
         assert meta["data_digest"] == frame_digest(stored)
         assert meta["rows_out"] == len(stored) and meta["wall_time_s"] >= 0
     assert materialization(instance, name, "score")["golden_digest"] == mv.tags["e2e.golden_digest"]

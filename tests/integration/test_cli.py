@@ -38,7 +38,8 @@ def test_run_records_model_version_and_digest_in_mlflow_and_event_log(home: Path
     assert meta["dagster_run_id"] == run["run_id"]
     assert (meta["model_name"], meta["model_version"], meta["model_run_id"]) == (
         "credit_approval", str(mv.version), mv.run_id)
-    stored = pd.read_parquet(home / "storage" / "credit_approval" / "score.parquet")
+    stored = pd.read_parquet(home / "storage" / "credit_approval" / "runs" / run["run_id"] /
+                             "score.parquet")
     assert meta["data_digest"] == frame_digest(stored)
     ingest = instance.fetch_materializations(dg.AssetKey(["credit_approval", "ingest"]),
                                              limit=1).records[0].asset_materialization
@@ -148,3 +149,42 @@ def test_suggest_suite_drafts_a_suite_that_passes(home: Path, tmp_path: Path) ->
     assert (p["kwargs"]["min_value"], p["kwargs"]["max_value"]) == (0.0, 1.0)
     again = cli("suggest-suite", "credit_approval", "score", "--out", str(out), home=home)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
+
+
+def test_bootstrap_makes_only_what_is_missing_and_never_moves_the_alias(home: Path) -> None:
+    """Finding: with only the source table missing, bootstrap re-registered the model and moved
+    `champion` to a new version."""
+    import sqlalchemy as sa
+
+    h = Home.from_env(str(home))
+    client = client_for(h.tracking_uri)
+    before = client.get_model_version_by_alias("credit_approval", "champion").version
+    versions = len(client.search_model_versions("name='credit_approval'"))
+    with sa.create_engine(h.database_url).begin() as conn:
+        conn.execute(sa.text("DROP TABLE credit_applications"))
+    proc = cli("bootstrap", "credit_approval", home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert count_rows(h.database_url, "credit_applications") == 1337
+    assert client.get_model_version_by_alias("credit_approval", "champion").version == before
+    assert len(client.search_model_versions("name='credit_approval'")) == versions
+    again = cli("bootstrap", "credit_approval", home=home)  # nothing missing: nothing made
+    assert again.returncode == 0 and "source and model present" in again.stderr
+    assert len(client.search_model_versions("name='credit_approval'")) == versions
+    forced = cli("bootstrap", "credit_approval", "--force", home=home)
+    assert forced.returncode == 0, forced.stderr
+    moved = client.get_model_version_by_alias("credit_approval", "champion").version
+    assert int(moved) == int(before) + 1  # --force is the one way to move it
+
+
+def test_demo_runs_every_reference_journey_and_says_where_the_report_is(home: Path) -> None:
+    proc = cli("demo", home=home, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for journey in ("credit_approval", "loan_pricing"):
+        assert f"journey {journey}  run " in proc.stdout
+    assert proc.stdout.count("PASSED in") == 2 and "Traceback" not in proc.stderr
+    report_line = next(line for line in proc.stdout.splitlines() if line.startswith("report:"))
+    report = json.loads(Path(report_line.split(":", 1)[1].strip()).read_text())
+    assert report["exit_code"] == 0
+    assert [r["journey"] for r in report["runs"]] == ["credit_approval", "loan_pricing"]
+    assert all(r["status"] == "passed" and len(r["stages"]) == 5 for r in report["runs"])
+    assert "dagster dev -w workspace.yaml" in proc.stdout

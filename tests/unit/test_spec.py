@@ -52,7 +52,9 @@ def test_minimal_spec_defaults(tmp_path: Path) -> None:
     journey = load_journey(write(tmp_path, MINIMAL), variables=VARS)
     spec = journey.spec
     assert spec.request_id == "request_id" and spec.sink_key == "request_id"
-    assert spec.stages.ingest is None and spec.stages.deliver is None
+    assert spec.stage("ingest") is None and spec.stage("deliver") is None
+    assert journey.stages == ("ingest", "features", "score", "decide", "deliver")
+    assert spec.sink_stage == "deliver" and spec.model_stages == ("score",)
     assert spec.source.url == "sqlite:///:memory:"  # type: ignore[union-attr]
     assert spec.checks == {}
 
@@ -91,12 +93,27 @@ def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
     assert "integer" in str(err.value) and "'many'" in str(err.value)
 
 
-def test_missing_required_stage(tmp_path: Path) -> None:
+def test_stage_names_are_free_but_valid(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL.replace("  decide: {function: decide}\n", ""))
-    with pytest.raises(SpecError) as err:
-        load_journey(path, variables=VARS)
-    assert err.value.field == "stages.decide"
-    assert "required field is missing" in str(err.value)
+    assert load_journey(path, variables=VARS).stages == ("ingest", "features", "score",
+                                                         "deliver")
+    for bad, expected in (("Decide", "not an identifier"), ("runs", "reserved"),
+                          ("9decide", "not an identifier")):
+        path = write(tmp_path, MINIMAL.replace("  decide: {function: decide}",
+                                               f"  {bad}: {{function: decide}}"))
+        with pytest.raises(SpecError, match=expected) as err:
+            load_journey(path, variables=VARS)
+        assert err.value.field == "stages"
+
+
+def test_ingest_first_deliver_last_and_the_model_stage(tmp_path: Path) -> None:
+    moved = MINIMAL.replace("  decide: {function: decide}\n",
+                            "  decide: {function: decide}\n  ingest: {function: decide}\n")
+    with pytest.raises(SpecError, match="'ingest' reads the source, so it must come first"):
+        load_journey(write(tmp_path, moved), variables=VARS)
+    no_score = MINIMAL.replace("  score: {function: score}\n", "")
+    with pytest.raises(SpecError, match="top-level 'model:' is served by stage 'score'"):
+        load_journey(write(tmp_path, no_score), variables=VARS)
 
 
 def test_unknown_source_kind_lists_the_valid_ones(tmp_path: Path) -> None:
@@ -179,8 +196,13 @@ def test_unknown_check_kind_lists_registered_ones(tmp_path: Path) -> None:
 
 
 def test_check_kind_on_a_stage_it_cannot_attach_to(tmp_path: Path) -> None:
-    path = write(tmp_path, MINIMAL + "checks:\n  features:\n    - {kind: reconcile}\n")
-    with pytest.raises(SpecError, match="cannot attach to stage 'features'"):
+    path = write(tmp_path, MINIMAL + "checks:\n  ingest:\n    - {kind: reconcile}\n")
+    with pytest.raises(SpecError, match="'ingest' is the first stage") as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == "checks.ingest.0.options.against"
+    path = write(tmp_path, MINIMAL + "checks:\n  decide:\n    - kind: contract\n"
+                 "      options: {against: signature}\n")
+    with pytest.raises(SpecError, match="stage 'decide' serves none"):
         load_journey(path, variables=VARS)
 
 

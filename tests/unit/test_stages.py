@@ -34,7 +34,7 @@ def variant(tmp_path: Path, **replace: str) -> object:
 
 def test_run_through_reference_stages(tmp_path: Path) -> None:
     journey = load_journey(journey_variant(tmp_path), variables=VARS)
-    out = run_through(journey, RAW, model=ConstantModel(), until="deliver")
+    out = run_through(journey, RAW, models={"score": ConstantModel()}, until="deliver")
     assert list(out) == ["ingest", "features", "score", "decide", "deliver"]
     assert out["deliver"]["decision"].tolist() == ["approve"]
     assert out["deliver"]["p_default"].tolist() == [pytest.approx(0.1)]
@@ -43,7 +43,7 @@ def test_run_through_reference_stages(tmp_path: Path) -> None:
 def test_raising_stage_is_named(tmp_path: Path) -> None:
     journey = variant(tmp_path, **{"function: decide": "function: 'tests.journeys.broken_stages:decide_raises'"})
     with pytest.raises(StageError) as err:
-        run_through(journey, RAW, model=ConstantModel(), until="decide")
+        run_through(journey, RAW, models={"score": ConstantModel()}, until="decide")
     assert err.value.stage == "decide" and err.value.journey == "credit_approval"
     assert "ValueError: policy table 'credit-policy-2' not found" in str(err.value)
 
@@ -51,17 +51,18 @@ def test_raising_stage_is_named(tmp_path: Path) -> None:
 def test_stage_must_keep_request_id(tmp_path: Path) -> None:
     journey = variant(tmp_path, **{"function: build_features": "function: 'tests.journeys.broken_stages:features_drop_request_id'"})
     with pytest.raises(StageError, match="no request id column 'request_id'") as err:
-        run_through(journey, RAW, model=ConstantModel(), until="features")
+        run_through(journey, RAW, models={"score": ConstantModel()}, until="features")
     assert err.value.stage == "features"
 
 
 def test_stage_must_return_a_frame(tmp_path: Path) -> None:
     journey = variant(tmp_path, **{"function: score": "function: 'tests.journeys.broken_stages:score_returns_array'"})
     with pytest.raises(StageError, match="returned ndarray, expected a pandas DataFrame"):
-        run_through(journey, RAW, model=ConstantModel(), until="score")
+        run_through(journey, RAW, models={"score": ConstantModel()}, until="score")
 
 
 def test_unknown_stage_name(tmp_path: Path) -> None:
     journey = load_journey(journey_variant(tmp_path), variables=VARS)
-    with pytest.raises(ValueError, match="unknown stage 'scoring'"):
+    with pytest.raises(StageError, match="stage 'scoring' .*unknown stage; the journey's "
+                       "stages are \\['ingest', 'features', 'score', 'decide', 'deliver'\\]"):
         run_stage(journey, "scoring", RAW)
