@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/e2e-assets demo
 
 test: $(STAMP)
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)

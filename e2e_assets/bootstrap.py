@@ -133,14 +133,14 @@ class BootstrapContext:
             mlflow.log_params({"seed": self.seed, **(params or {})})
             if metrics:
                 mlflow.log_metrics(metrics)
-            mlflow.log_input(mlflow.data.from_pandas(
+            mlflow.log_input(mlflow.data.from_pandas(  # type: ignore[attr-defined]
                 training, name=f"{spec.journey}-training", digest=training_digest[7:23]),
                 context="training")
             with tempfile.TemporaryDirectory() as tmp:
                 write_parquet_atomic(training, Path(tmp) / "training.parquet")
                 mlflow.log_artifact(str(Path(tmp) / "training.parquet"), artifact_path="data")
                 if golden is not None and golden_requests is not None:
-                    mlflow.log_input(mlflow.data.from_pandas(
+                    mlflow.log_input(mlflow.data.from_pandas(  # type: ignore[attr-defined]
                         golden_requests, name=f"{spec.journey}-golden",
                         digest=frame_digest(golden_requests)[7:23]), context="golden")
                     tags[GOLDEN_DIGEST_TAG] = write_golden(golden, Path(tmp) / "golden")

@@ -13,6 +13,7 @@ from e2e_assets.checks.base import (
     CheckResult,
     DryRunProblem,
     Options,
+    Phase,
     StageCheckContext,
     missing_columns,
     register,
@@ -110,7 +111,7 @@ def check_declared_columns(df: pd.DataFrame, columns: dict[str, ColumnContract],
     return problems
 
 
-def _contract_phase(stage: str, options: ContractOptions) -> str:
+def _contract_phase(stage: str, options: ContractOptions) -> Phase:
     return "input" if options.against == "signature" else "output"
 
 

@@ -204,11 +204,13 @@ def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> 
     path = suite_path_for(ctx.journey, ctx.stage, options)
     suite = load_suite(path)
     spec = ctx.journey.spec
-    common = {"id_column": ctx.request_id, "sensitive": spec.sensitive,
-              "sample_size": options.sample_size}
+    rid, sensitive, n = ctx.request_id, spec.sensitive, options.sample_size
     source_table = getattr(spec.source, "table", None)
     if options.target == "source_table" and source_table is not None:
-        return validate_table(getattr(spec.source, "url"), source_table, suite, path, **common)
+        return validate_table(getattr(spec.source, "url"), source_table, suite, path,
+                              id_column=rid, sensitive=sensitive, sample_size=n)
     if options.target == "sink_table":
-        return validate_table(spec.sink.url, spec.sink.table, suite, path, **common)
-    return validate_frame(ctx.frame("output"), suite, path, **common)
+        return validate_table(spec.sink.url, spec.sink.table, suite, path, id_column=rid,
+                              sensitive=sensitive, sample_size=n)
+    return validate_frame(ctx.frame("output"), suite, path, id_column=rid, sensitive=sensitive,
+                          sample_size=n)

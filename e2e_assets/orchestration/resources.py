@@ -9,7 +9,7 @@ from e2e_assets.spec import Journey
 ALIAS_TAG = "e2e/model_alias"
 
 
-class MlflowResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class MlflowResource(dg.ConfigurableResource):
     """The MLflow registry (a thin ``MlflowClient`` wrap): aliases resolved to exact versions."""
 
     tracking_uri: str
@@ -19,7 +19,7 @@ class MlflowResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return ServedModels(journey, self.tracking_uri, alias)
 
 
-class StageStore(dg.ConfigurableResource):  # type: ignore[type-arg]
+class StageStore(dg.ConfigurableResource):
     """Where stages hand their outputs to each other: per run, plus each journey's latest."""
 
     base_dir: str
