@@ -1,4 +1,4 @@
-"""Production faults (../shared/FAULTS.md) injected into any journey, to prove checks catch them.
+"""Production faults (docs/FAULTS.md) injected into any journey, to prove checks catch them.
 
 ``with_faults(journey, [Fault(...)])`` returns the same journey whose stage outputs (or served
 model) are altered as the fault describes; everything else, checks included, runs unchanged.
