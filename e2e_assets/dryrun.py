@@ -34,10 +34,10 @@ DEFAULT_SAMPLE_ROWS = 50
 
 
 def preflight(journey: Journey, home: Home, alias: str | None = None, *,
-              sample_rows: int = DEFAULT_SAMPLE_ROWS) -> dict[str, str]:
+              sample_rows: int = DEFAULT_SAMPLE_ROWS) -> ServedModels:
     """Everything a run needs, checked before it starts (E2EAssetsError, exit 2): the tracking
     store, the sink, every model alias, and a dry run on a sample of the source. Returns the
-    model of record (name, version, alias, run id)."""
+    served models, resolved (pin them for the run)."""
     sample = read_source(journey.pristine, limit=sample_rows)  # the source first: most often
     check_reachable(journey.spec.sink.url, f"the sink of journey '{journey.name}'")
     require_tracking_store(home.tracking_uri)
@@ -45,7 +45,7 @@ def preflight(journey: Journey, home: Home, alias: str | None = None, *,
     for stage in journey.spec.model_stages:
         served.resolved(stage)
     dry_run(journey, served, rows=sample_rows, sample=sample)
-    return served.summary()
+    return served
 
 
 def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPLE_ROWS,

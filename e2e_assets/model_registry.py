@@ -103,8 +103,10 @@ def client_for(tracking_uri: str) -> Any:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def resolve_model(tracking_uri: str, uri: str, alias: str | None = None) -> ResolvedModel:
-    """Resolve a model URI (optionally with another alias) to a concrete version."""
+def resolve_model(tracking_uri: str, uri: str, alias: str | None = None, *,
+                  version: str | None = None) -> ResolvedModel:
+    """Resolve a model URI (optionally with another alias) to a concrete version; with
+    ``version``, that version (the alias a run started with, pinned for the whole run)."""
     match = MODEL_URI.match(uri)
     if match is None:
         raise ModelResolutionError(f"expected 'models:/<name>@<alias>', got {uri!r}")
@@ -119,6 +121,8 @@ def resolve_model(tracking_uri: str, uri: str, alias: str | None = None) -> Reso
             f"(`e2e-assets bootstrap` registers the models of journeys that declare a "
             f"bootstrap)") from exc
     aliases = dict(getattr(registered, "aliases", {}) or {})
+    if version is not None:
+        aliases = {**aliases, alias: version}
     if alias not in aliases:
         known = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
         raise ModelResolutionError(f"model '{name}' has no alias '{alias}' in MLflow at "

@@ -3,11 +3,13 @@ an exact version and loaded once per run.
 
 ``alias`` (``run --alias challenger``) replaces the alias of the journey's model of record (the
 top-level ``model:``, else the last stage's model); other stages keep the alias in their spec.
+A headless run resolves every alias once, before it starts, and pins those versions for all its
+stages: an alias moved mid-run cannot give one run two versions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +29,10 @@ class ServedModels:
     """Resolve (and load) each model-serving stage's model, caching per instance."""
 
     def __init__(self, journey: Journey, tracking_uri: str, alias: str | None = None, *,
+                 pins: Mapping[str, str] | None = None,
                  loader: Callable[[str, ResolvedModel], Any] = _load_cached) -> None:
         self.journey, self.tracking_uri, self.alias = journey, tracking_uri, alias
+        self.pins = dict(pins or {})  # stage -> version resolved when the run started
         self._loader = loader
         self._resolved: dict[str, ResolvedModel] = {}
 
@@ -43,7 +47,8 @@ class ServedModels:
             return None
         if stage not in self._resolved:
             self._resolved[stage] = resolve_model(self.tracking_uri, model_spec.uri,
-                                                  self._alias_for(stage))
+                                                  self._alias_for(stage),
+                                                  version=self.pins.get(stage))
         return self._resolved[stage]
 
     def model(self, stage: str) -> Any:
@@ -66,6 +71,11 @@ class ServedModels:
         last = stages.index(until) if until is not None else len(stages) - 1
         return {s: self.model(s) for s in stages[: last + 1]
                 if self.journey.spec.model_for(s) is not None}
+
+    def pinned(self) -> dict[str, str]:
+        """Every model-serving stage -> the version it resolves to now, to pin for a run."""
+        return {s: resolved.version for s in self.journey.spec.model_stages
+                if (resolved := self.resolved(s)) is not None}
 
     def summary(self) -> dict[str, str]:
         """name/version/alias/run_id of the model of record, for reports."""

@@ -14,7 +14,7 @@ from e2e_assets.checks.base import ConfiguredCheck, StageCheckContext
 from e2e_assets.checks.runner import evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
-from e2e_assets.orchestration.resources import ALIAS_TAG, MlflowResource, StageStore
+from e2e_assets.orchestration.resources import MlflowResource, StageStore
 from e2e_assets.spec import Journey
 
 DEFAULT_CRON = "0 * * * *"
@@ -34,7 +34,7 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
                     metadata=check_spec_metadata(check))
     def _check(context: dg.AssetCheckExecutionContext, mlflow: MlflowResource,
                e2e_store: StageStore) -> dg.AssetCheckResult:
-        served = mlflow.served(journey, context.run.tags.get(ALIAS_TAG))
+        served = mlflow.served(journey, context.run.tags)
         store = e2e_store.for_run(journey, context.run.run_id)
         mine = store.record(context.run.run_id, stage)
         try:  # the output this run wrote, else the journey's latest, digest verified

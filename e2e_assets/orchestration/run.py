@@ -22,7 +22,7 @@ from e2e_assets.home import Home
 from e2e_assets.orchestration.checks import NOT_EVALUATED
 from e2e_assets.orchestration.factory import build_journey_definitions, journey_job_name
 from e2e_assets.orchestration.instance import JOURNEY_TAG, instance_for, process_tags
-from e2e_assets.orchestration.resources import ALIAS_TAG
+from e2e_assets.orchestration.resources import ALIAS_TAG, pin_tags
 from e2e_assets.results import CheckOutcome, JourneyRun, StageResult
 from e2e_assets.spec import Journey
 
@@ -36,7 +36,7 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
     """Run every stage and check of ``journey``; never raises for a failed run, only reports."""
     started = perf_counter()
     try:
-        model = preflight(journey, home, alias, sample_rows=sample_rows)
+        served = preflight(journey, home, alias, sample_rows=sample_rows)
         defs = build_journey_definitions(journey, home=home)
         instance = instance or instance_for(home)
     except E2EAssetsError as exc:
@@ -45,10 +45,11 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
                           error_exit_code=exc.exit_code, problems=problems,
                           wall_time_s=perf_counter() - started)
     job = defs.resolve_job_def(journey_job_name(journey))
-    tags = {JOURNEY_TAG: journey.name, **process_tags(), **({ALIAS_TAG: alias} if alias else {})}
+    tags = {JOURNEY_TAG: journey.name, **process_tags(), **pin_tags(served.pinned()),
+            **({ALIAS_TAG: alias} if alias else {})}
     result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
                                     run_config=_QUIET)
-    return summarize(journey, result, model, perf_counter() - started)
+    return summarize(journey, result, served.summary(), perf_counter() - started)
 
 
 def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float) -> JourneyRun:
