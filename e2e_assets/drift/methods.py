@@ -1,5 +1,5 @@
 """The built-in drift tests. Known values: tests/unit/test_drift_methods.py checks each against
-scipy or a hand-computed case.
+hand-computed cases, direct implementations of the published formulas and published tables.
 
 Binned distances on numbers (psi, jensen_shannon, hellinger, kl_div, tvd) use the reference's
 deciles plus two overflow bins (see :mod:`.binning`); on categories, the categories of both
@@ -111,8 +111,12 @@ def wasserstein(ref: np.ndarray, cur: np.ndarray) -> Outcome:
 
 @register("energy_distance", kinds=NUM, score="distance", threshold=0.1)
 def energy_distance(ref: np.ndarray, cur: np.ndarray) -> Outcome:
-    """Energy distance in units of the reference's standard deviation."""
-    return Outcome(float(stats.energy_distance(ref, cur)) / _scale(ref))
+    """Energy distance in units of the reference's standard deviation.
+
+    scipy's distance is sqrt(2E|X-Y| - E|X-X'| - E|Y-Y'|), which scales with the square root of
+    the units: it is computed as if on the data divided by the reference std.
+    """
+    return Outcome(float(stats.energy_distance(ref, cur)) / float(np.sqrt(_scale(ref))))
 
 
 @register("psi", kinds=ANY, score="distance", threshold=0.1)
