@@ -44,6 +44,7 @@ from e2e_assets.drift.prepared import (
     numeric_values,
 )
 from e2e_assets.drift.registry import METHODS, Outcome
+from e2e_assets.errors import UnknownNameError
 
 DEFAULT_FLOORS = {"numeric": 0.1, "categorical": 0.05, "binary": 0.05}
 # (kind, column, method, outcome, effect size, n reference, n current, note)
@@ -151,22 +152,33 @@ def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
             share: float = 0.5) -> DriftReport:
     """Compare ``current`` with ``reference`` (a frame, or one made by :func:`prepare`)."""
     methods = dict(methods or {})
-    prepared = reference if isinstance(reference, PreparedReference) else None
-    ref_frame = None if prepared is not None else reference
-    available = (set(prepared.columns) if prepared is not None
-                 else {str(c) for c in ref_frame.columns})  # type: ignore[union-attr]
+    prepared: PreparedReference | None = None
+    ref_frame: pd.DataFrame | None = None
+    if isinstance(reference, PreparedReference):
+        prepared = reference
+        available = set(prepared.columns)
+    else:
+        ref_frame = reference
+        available = {str(c) for c in ref_frame.columns}
     cols = [str(c) for c in (columns or [c for c in current.columns if str(c) in available])]
     missing = [c for c in cols if c not in available or c not in current.columns]
     if missing:
-        raise KeyError(f"columns {missing} are not in both the reference and the current frame")
+        raise UnknownNameError(f"columns {missing} are not in both the reference and the "
+                               f"current frame")
     for name, method in methods.items():
         METHODS[method]  # noqa: B018 - raises naming the registered methods
         if name not in cols:
-            raise KeyError(f"method override for unknown column {name!r}")
+            raise UnknownNameError(f"method override for unknown column {name!r}; columns: "
+                                   f"{cols}")
 
     def one(col: str) -> RawResult:
         pc = prepared.columns[col] if prepared is not None else None
-        kind = pc.kind if pc is not None else column_kind(ref_frame[col])  # type: ignore[index]
+        if pc is not None:
+            kind = pc.kind
+        elif ref_frame is not None:
+            kind = column_kind(ref_frame[col])
+        else:
+            raise UnknownNameError(f"column {col!r} is not in the prepared reference")
         return (kind, *_evaluate(col, kind, pc, None if ref_frame is None else ref_frame[col],
                                  current[col], methods.get(col)))
 
@@ -183,7 +195,7 @@ def assemble(raw: Sequence[RawResult], *, alpha: float, fdr: bool,
     Benjamini-Hochberg across the p-value columns, then the effect floors."""
     floors = _floors(effect_floor)
     p_cols = [i for i, r in enumerate(raw) if r[3].p_value is not None]
-    p_values = [raw[i][3].p_value for i in p_cols]
+    p_values = [float(raw[i][3].p_value or 0.0) for i in p_cols]  # not None: filtered above
     adjusted = dict(zip(p_cols, benjamini_hochberg(p_values) if fdr else p_values, strict=True))
     out = []
     for i, (kind, col, method, outcome, effect, n_ref, n_cur, note) in enumerate(raw):
@@ -193,7 +205,7 @@ def assemble(raw: Sequence[RawResult], *, alpha: float, fdr: bool,
                                    n_reference=n_ref, n_current=n_cur, note=note))
             continue
         if spec.score == "p_value":
-            adj = float(adjusted[i])  # type: ignore[arg-type]
+            adj = float(adjusted[i])
             floor = floors[kind]
             drifted = adj < alpha and effect is not None and effect >= floor
             out.append(ColumnDrift(col, kind, method, outcome.statistic, outcome.p_value, alpha,
