@@ -8,6 +8,7 @@ artifacts with digests, the version tagged and given the spec's alias.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from e2e_assets.handoff import file_lock
 from e2e_assets.home import Home
 from e2e_assets.model_registry import (
     GOLDEN_DIGEST_TAG,
+    GOLDEN_MODELS_TAG,
     TRAINING_DIGEST_TAG,
     ResolvedModel,
     require_tracking_store,
@@ -99,19 +101,28 @@ class BootstrapContext:
             # MLflow hints that int columns cannot hold NaN; the training frame is logged as is.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
                                     category=UserWarning)
+            # pandas 3 deprecates an operation MLflow's input-example code still uses.
+            warnings.filterwarnings("ignore", message="Operation with range is deprecated",
+                                    module="mlflow")
             return self._register(model, model_spec, training=training, model_input=model_input,
                                   golden_requests=golden_requests if is_record else None,
                                   params=params, metrics=metrics)
 
     def _golden_frames(self, model: Any, model_spec: Any, requests: pd.DataFrame
-                       ) -> dict[str, pd.DataFrame]:
+                       ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+        """The golden frames, and which registered version each other model stage used."""
         from e2e_assets.serving import ServedModels
 
         served = ServedModels(self.journey, self.home.tracking_uri)
         spec = self.journey.spec
-        models = {s: model if spec.model_for(s) == model_spec else served.model(s)
-                  for s in spec.model_stages}
-        return {REQUESTS: requests, **run_through(self.journey, requests, models=models)}
+        others = [s for s in spec.model_stages if spec.model_for(s) != model_spec]
+        models = {s: model if s not in others else served.model(s) for s in spec.model_stages}
+        used = {}
+        for stage in others:
+            resolved = served.resolved(stage)
+            if resolved is not None:
+                used[stage] = f"{resolved.name}:{resolved.version}"
+        return {REQUESTS: requests, **run_through(self.journey, requests, models=models)}, used
 
     def _register(self, model: Any, model_spec: Any, *, training: pd.DataFrame,
                   model_input: pd.DataFrame, golden_requests: pd.DataFrame | None,
@@ -124,10 +135,12 @@ class BootstrapContext:
         experiment_id = _experiment(self.home, f"e2e-assets/{spec.journey}")
         predictions = _predict(model, model_input.head(200))
         signature = infer_signature(model_input, predictions)
-        golden = (self._golden_frames(model, model_spec, golden_requests)
-                  if golden_requests is not None else None)
+        golden, upstream = (self._golden_frames(model, model_spec, golden_requests)
+                            if golden_requests is not None else (None, {}))
         training_digest = frame_digest(training)
         tags = {TRAINING_DIGEST_TAG: training_digest, "e2e.journey": spec.journey}
+        if upstream:  # the other models the golden set went through, to tell a swap apart
+            tags[GOLDEN_MODELS_TAG] = json.dumps(upstream, sort_keys=True)
         with mlflow.start_run(experiment_id=experiment_id,
                               run_name=f"bootstrap-{spec.journey}"):
             mlflow.log_params({"seed": self.seed, **(params or {})})
@@ -147,7 +160,9 @@ class BootstrapContext:
                     mlflow.log_artifacts(str(Path(tmp) / "golden"), artifact_path=ARTIFACT_PATH)
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=model_input.head(5),
-                skops_trusted_types=list(model_spec.trusted_types) or None)
+                skops_trusted_types=list(model_spec.trusted_types) or None,
+                # named, so MLflow does not start a Python process per model to infer them
+                pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True))
         mv = mlflow.register_model(info.model_uri, model_spec.name, tags=tags)
         client = mlflow.MlflowClient()
         client.set_registered_model_alias(model_spec.name, model_spec.alias, mv.version)

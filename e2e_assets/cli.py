@@ -17,7 +17,13 @@ from time import perf_counter
 
 from e2e_assets.discovery import find_journey_file, journey_files
 from e2e_assets.dryrun import DEFAULT_SAMPLE_ROWS
-from e2e_assets.errors import EXIT_CONFIG, EXIT_OK, E2EAssetsError, SpecError
+from e2e_assets.errors import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    E2EAssetsError,
+    InfrastructureError,
+    SpecError,
+)
 from e2e_assets.home import Home
 from e2e_assets.results import JourneyRun, render_table, write_report
 from e2e_assets.spec import Journey, load_journey
@@ -88,8 +94,13 @@ def _run_and_print(journey: Journey, home: Home, alias: str | None,
     if faults:
         from e2e_assets.faults import parse_fault, with_faults
 
-        parsed = [parse_fault(f) for f in faults]
-        journey = with_faults(journey, parsed)
+        parsed = []
+        for text in faults:
+            try:
+                parsed.append(parse_fault(text))
+                journey = with_faults(journey, parsed[-1:])
+            except SpecError as exc:
+                raise SpecError(exc.detail, field=f"--fault {text}") from None
         _say(f"[{journey.name}] INJECTING faults: {', '.join(f.describe() for f in parsed)}")
     _say(f"[{journey.name}] dry run on {sample_rows} source rows, then "
          f"{' -> '.join(journey.stages)} ...")
@@ -103,9 +114,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     home = Home.from_env()
     journey = _load(args.journey, home)
+    home.check_dagster_home()  # before the dry run: it creates nothing
     run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows)
-    report = write_report([run], Path(args.report).parent if args.report else home.reports,
-                          Path(args.report).stem if args.report else journey.name)
+    folder, name = ((Path(args.report).parent, Path(args.report).stem) if args.report
+                    else (home.reports, journey.name))
+    try:
+        report = write_report([run], folder, name)
+    except OSError as exc:
+        raise InfrastructureError(f"cannot write the report {folder / (name + '.json')}"
+                                  f"{' (--report)' if args.report else ''}: "
+                                  f"{exc.strerror or exc}") from exc
     print(f"report: {report}")
     return run.exit_code
 
@@ -139,6 +157,11 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     if args.stage not in ("source", *journey.stages):
         raise SpecError(f"unknown stage '{args.stage}'; expected 'source' or one of "
                         f"{list(journey.stages)}", file=str(journey.path))
+    out = Path(args.out) if args.out else (journey.project_root / "expectations" /
+                                           journey.name / f"{args.stage}.json")
+    if args.out != "-" and out.exists() and not args.force:  # before any work
+        raise SpecError("exists; pass --force to overwrite or --out to write elsewhere "
+                        "(--out - prints it)", file=str(out))
     store = RunStore(home.storage, journey.name, "suggest-suite", journey.stages)
     if args.stage == "source":
         sample, origin = read_source(journey), "the source"
@@ -154,15 +177,14 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
         origin = "the source run through the served models"
     suite = suggest_suite(sample, name=f"{journey.name}.{args.stage}",
                           id_column=journey.spec.request_id, sensitive=journey.spec.sensitive)
-    out = Path(args.out) if args.out else (journey.project_root / "expectations" /
-                                           journey.name / f"{args.stage}.json")
     if args.out == "-":
         print(json.dumps(suite, indent=2))
         return EXIT_OK
-    if out.exists() and not args.force:
-        raise SpecError(f"{out} exists; pass --force to overwrite or --out to write "
-                             f"elsewhere (--out - prints it)")
-    write_json_atomic(suite, out)
+    try:
+        write_json_atomic(suite, out)
+    except OSError as exc:
+        raise InfrastructureError(f"cannot write the suite {out}: {exc.strerror or exc}"
+                                  ) from exc
     print(f"drafted {len(suite['expectations'])} expectations from {len(sample)} rows of "
           f"{origin} -> {out} (review every bound before relying on it)")
     return EXIT_OK
@@ -220,13 +242,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _message(exc: E2EAssetsError) -> str:
+    """The error as printed: a SpecError about the command line (no file) without '<spec>'."""
+    if isinstance(exc, SpecError) and exc.file is None:
+        return f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup()
     try:
         return int(args.fn(args))
     except E2EAssetsError as exc:  # each class carries its exit code
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_message(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

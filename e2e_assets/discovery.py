@@ -33,6 +33,8 @@ def find_journey_file(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.is_file():
         return path
+    if path.is_dir() and ((path / "journey.yaml").exists() or os.sep in name_or_path):
+        return path / "journey.yaml"  # a journey's folder
     candidate = pipelines_dir() / name_or_path / "journey.yaml"
     if candidate.is_file():
         return candidate

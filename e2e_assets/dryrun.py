@@ -19,7 +19,7 @@ import pandas as pd
 
 from e2e_assets.checks.base import ConfiguredCheck, DryRunProblem, StageCheckContext
 from e2e_assets.db import check_reachable
-from e2e_assets.errors import DryRunError, StageError
+from e2e_assets.errors import DryRunError, E2EAssetsError, SpecError, StageError
 from e2e_assets.home import Home
 from e2e_assets.model_registry import require_tracking_store
 from e2e_assets.serving import ServedModels
@@ -52,7 +52,7 @@ def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPL
             sample: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Run the pristine journey on ``rows`` source rows (or ``sample``); raise DryRunError
     listing every problem; return the stages it got through (stage, rows in, rows out)."""
-    journey = journey.pristine
+    faulted, journey = journey, journey.pristine
     frame = sample if sample is not None else read_source(journey, limit=rows)
     problems: list[dict[str, Any]] = []
     reached: list[dict[str, Any]] = []
@@ -66,6 +66,8 @@ def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPL
             out = run_stage(journey, stage, frame, model=model)
         except StageError:
             break  # the real run reports it, with the stage named (exit 1)
+        if faulted.functions.get(stage) is not journey.functions.get(stage):
+            _check_fault(faulted, stage, frame, model)
         reached.append({"stage": stage, "rows_in": len(frame), "rows_out": len(out)})
         ctx = StageCheckContext(journey=journey, stage=stage, input=frame, output=out,
                                 model=model, resolved_model=resolved,
@@ -77,12 +79,52 @@ def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPL
     return reached
 
 
+def _check_fault(faulted: Journey, stage: str, frame: pd.DataFrame, model: Any) -> None:
+    """An injected fault that cannot apply (a column the stage lacks) is a usage error, found
+    here rather than inside the run; what the fault then does to the data is the drill's."""
+    try:
+        run_stage(faulted, stage, frame, model=model)
+    except StageError as exc:
+        if isinstance(exc.__cause__, SpecError):  # the command line's, not the spec's
+            raise E2EAssetsError(f"--fault on stage '{stage}' cannot be injected: "
+                                 f"{exc.__cause__.detail}") from None
+
+
 def _problems(ctx: StageCheckContext, *phases: str) -> list[dict[str, Any]]:
     out = []
     for check in ctx.journey.checks_for(ctx.stage):
-        if check.phase in phases and check.kind.dry_run is not None:
-            out += [_located(ctx.journey, check, p) for p in check.kind.dry_run(ctx, check.options)]
+        if check.phase not in phases:
+            continue
+        try:
+            found = check.kind.dry_run(ctx, check.options) if check.kind.dry_run else []
+            if not found and check.kind.name == "rules":
+                found = _rules_on_sample(ctx, check.options)
+        except E2EAssetsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a setting the sample cannot even be run on
+            found = [{"message": f"cannot be checked on the sample: {_described(exc)}"}]
+        out += [_located(ctx.journey, check, p) for p in found]
     return out
+
+
+def _rules_on_sample(ctx: StageCheckContext, options: Any) -> list[DryRunProblem]:
+    """Each rule evaluated on the sample: one that raises (text compared with a number, a
+    result too large to compute) would fail the real run, so it is a problem here."""
+    from e2e_assets.checks.rules import evaluate_rule
+
+    problems: list[DryRunProblem] = []
+    for rule in options.rules:
+        try:
+            evaluate_rule(rule, ctx.frame("output"))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the run would hit it too
+            problems.append({"rule": rule.name, "message": f"rule '{rule.name}' ({rule.expr}) "
+                             f"cannot be evaluated on the sample: {_described(exc)}"})
+    return problems
+
+
+def _described(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _located(journey: Journey, check: ConfiguredCheck, problem: DryRunProblem) -> dict[str, Any]:

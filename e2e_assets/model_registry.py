@@ -19,6 +19,7 @@ from e2e_assets.errors import InfrastructureError, ModelResolutionError
 # Aliases, never registry stages: models:/<name>@<alias>.
 MODEL_URI = re.compile(r"^models:/(?P<name>[^@/\s]+)@(?P<alias>[A-Za-z0-9_-]+)$")
 GOLDEN_DIGEST_TAG = "e2e.golden_digest"
+GOLDEN_MODELS_TAG = "e2e.golden_models"  # {stage: "name:version"} of the other model stages
 TRAINING_DIGEST_TAG = "e2e.training_digest"
 
 
@@ -51,12 +52,25 @@ def require_tracking_store(tracking_uri: str) -> None:
     if tracking_uri in _EXISTING_STORES:
         return
     missing: str | None = None
+    scheme = tracking_uri.split("://", 1)[0].split("+", 1)[0].lower() \
+        if "://" in tracking_uri else ""
+    if scheme and scheme not in _KNOWN_SCHEMES:
+        raise InfrastructureError(
+            f"no MLflow tracking store at {_shown(tracking_uri)}: unknown scheme '{scheme}', "
+            f"expected one of {sorted(_KNOWN_SCHEMES)}; nothing was created. Fix "
+            f"MLFLOW_TRACKING_URI, or unset it to use the home's store.")
     if tracking_uri.startswith("sqlite:"):
         from sqlalchemy.engine import make_url
 
-        path = Path(make_url(tracking_uri).database or "")
-        if not path.is_file():
-            missing = f"the SQLite file {path} does not exist"
+        try:
+            database = make_url(tracking_uri).database
+        except Exception:  # noqa: BLE001 - 'sqlite:/x.db' and the like
+            database = None
+        if not database:
+            missing = ("not a SQLite file URL: expected sqlite:///relative/path.db or "
+                       "sqlite:////absolute/path.db")
+        elif not Path(database).is_file():
+            missing = f"the SQLite file {database} does not exist"
     elif tracking_uri.startswith("file:") or "://" not in tracking_uri:
         path = Path(tracking_uri.removeprefix("file://").removeprefix("file:"))
         if not path.is_dir():
@@ -78,6 +92,8 @@ def _shown(uri: str) -> str:
     """The URI for messages: a password, if any, hidden."""
     return masked(uri) if "@" in uri else uri
 _SQL_SCHEMES = {"postgresql", "mysql", "mssql"}
+_KNOWN_SCHEMES = {*_SQL_SCHEMES, "sqlite", "file", "http", "https", "databricks",
+                  "databricks-uc", "uc"}
 
 
 def _missing_sql_store(tracking_uri: str) -> str | None:

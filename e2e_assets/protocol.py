@@ -83,9 +83,14 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
         "input_digest": read_ref.data_digest if read_ref else frame_digest(frame_in),
         "model_version": (resolved or record).version if (resolved or record) else "none"}
     lineage = run.store.lineage(read_ref) if read_ref else {}
+    served = _served_versions(journey, run)
+    if served:
+        facts["served_models"] = ", ".join(f"{s}: {v}" for s, v in served.items())
+    if record is not None:
+        facts["golden_set_of"] = f"{record.name}:{record.version}"
     ctx = StageCheckContext(journey=journey, stage=stage, input=frame_in, model=model,
                             resolved_model=resolved, record_model=record,
-                            tracking_uri=run.tracking_uri,
+                            tracking_uri=run.tracking_uri, served_versions=served,
                             read_stage=lambda s: run.store.read(lineage[s]))
     checks = evaluate_phase(ctx, "input")
     if any(c.blocks for c in checks):  # fail closed before the stage runs
@@ -145,6 +150,19 @@ def _models(journey: Journey, stage: str, run: RunContext, facts: dict[str, Any]
         record = None
         facts["model_resolution"] = f"unavailable: {exc}"
     return resolved, model, record
+
+
+def _served_versions(journey: Journey, run: RunContext) -> dict[str, str]:
+    """Every model-serving stage -> "name:version" this run serves (provenance only)."""
+    out = {}
+    for stage in journey.spec.model_stages:
+        try:
+            resolved = run.models.resolved(stage)
+        except E2EAssetsError:
+            continue  # the stage that serves it will fail loudly; here it is provenance only
+        if resolved is not None:
+            out[stage] = f"{resolved.name}:{resolved.version}"
+    return out
 
 
 def _deliver(journey: Journey, ctx: StageCheckContext, checks: list[EvaluatedCheck],

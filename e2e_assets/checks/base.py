@@ -60,6 +60,7 @@ class StageCheckContext:
     record_model: ResolvedModel | None = None
     models: Mapping[str, Any] = field(default_factory=dict)
     tracking_uri: str | None = None
+    served_versions: Mapping[str, str] = field(default_factory=dict)  # stage -> "name:version"
     read_stage: Callable[[str], pd.DataFrame] | None = None
     sink_ids: Callable[[Sequence[Any]], Sequence[Any]] | None = None
 

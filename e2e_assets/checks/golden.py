@@ -8,6 +8,7 @@ function fails at ``features``, a different model at ``score``, a policy change 
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,7 @@ from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, regi
 from e2e_assets.checks.frame_diff import compare_frames, compare_statistically
 from e2e_assets.errors import GoldenError
 from e2e_assets.golden import load_golden
+from e2e_assets.model_registry import GOLDEN_MODELS_TAG, ResolvedModel
 from e2e_assets.stages import run_stage
 
 
@@ -36,6 +38,18 @@ class GoldenOptions(Options):
     statistical_columns: list[str] = []
     min_agreement: float = Field(default=0.99, ge=0, le=1)
     alpha: float = Field(default=0.01, gt=0, lt=1)
+
+
+def _other_models_changed(ctx: StageCheckContext, record: ResolvedModel) -> str:
+    """Name the other model stages whose version differs from the golden set's making."""
+    made_with = json.loads(record.tag(GOLDEN_MODELS_TAG) or "{}")
+    changed = [f"'{stage}' now serves {ctx.served_versions[stage]}, the golden set was made "
+               f"with {was}" for stage, was in made_with.items()
+               if stage in ctx.served_versions and ctx.served_versions[stage] != was]
+    if not changed:
+        return ""
+    return (f" (note: {'; '.join(changed)}; re-register {record.name} with "
+            f"`e2e-assets bootstrap --force` to make its golden set with them)")
 
 
 @register("golden", options=GoldenOptions)
@@ -68,4 +82,6 @@ def check_golden(ctx: StageCheckContext, options: GoldenOptions) -> CheckResult:
             tolerances={} if exact else {c: (t.abs, t.rel) for c, t in options.columns.items()},
             sample_size=options.sample_size)
     summary = (f"golden set ({len(expected)} requests) at '{ctx.stage}': {result.summary}")
+    if not result.passed:
+        summary += _other_models_changed(ctx, record)
     return CheckResult(result.passed, summary, {**meta, **result.metadata}, result.samples)

@@ -6,7 +6,7 @@ stage it cannot attach to, an invalid option, a missing or malformed suite file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -46,7 +46,8 @@ def parse_check_options(spec: JourneySpec, file: str, lines: Lines
         for i, check in enumerate(spec.checks.get(stage, [])):
             loc = ("checks", stage, str(i))
             try:
-                options = _parse_one(spec, stage, check.kind, check.options, loc, file, lines)
+                options = _parse_one(spec, stage, check.kind, check.options, loc, file, lines,
+                                     name=check.check_name)
             except SpecError as exc:
                 problems.append(exc)
                 continue
@@ -58,7 +59,7 @@ def parse_check_options(spec: JourneySpec, file: str, lines: Lines
 
 
 def _parse_one(spec: JourneySpec, stage: str, kind_name: str, raw: Mapping[str, Any],
-               loc: tuple[str, ...], file: str, lines: Lines) -> Any:
+               loc: tuple[str, ...], file: str, lines: Lines, *, name: str = "") -> Any:
     try:
         kind = get_kind(kind_name)
     except UnknownNameError:
@@ -74,11 +75,24 @@ def _parse_one(spec: JourneySpec, stage: str, kind_name: str, raw: Mapping[str, 
     except ValidationError as exc:
         err = exc.errors()[0]
         sub = tuple(str(p) for p in err["loc"])
-        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
-        raise SpecError(f"{msg}; options of '{kind_name}': "
-                        f"{', '.join(kind.options.model_fields)}", file=file,
+        known = f"options of '{kind_name}': {', '.join(kind.options.model_fields)}"
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown option; {known}"
+        elif err["type"] == "value_error":  # our own validators: their message is the point
+            msg = str(err.get("ctx", {}).get("error") or err["msg"])
+        else:
+            msg = f"{err['msg']}; {known}"
+        raise SpecError(f"check '{name or kind_name}': {_named_item(raw, err['loc'])}{msg}",
+                        file=file,
                         field=".".join((*loc, "options", *sub)),
                         line=line_for((*loc, "options", *sub), lines)) from exc
+    except (RecursionError, MemoryError) as exc:  # e.g. a rule of hundreds of chained terms
+        sub = _culprit(kind.options, raw)
+        raise SpecError(f"check '{name or kind_name}': {_named_item(raw, sub)}too deeply "
+                        f"nested or too large to check ({type(exc).__name__}); simplify it or "
+                        f"split it up", file=file,
+                        field=".".join((*loc, "options", *map(str, sub))),
+                        line=line_for((*loc, "options", *map(str, sub)), lines)) from None
     if kind.validate_spec is not None:
         problem = kind.validate_spec(spec, stage, options)
         if problem:
@@ -86,6 +100,36 @@ def _parse_one(spec: JourneySpec, stage: str, kind_name: str, raw: Mapping[str, 
             raise SpecError(message, file=file, field=".".join((*loc, "options", field)),
                             line=line_for((*loc, "options", field), lines))
     return options
+
+
+def _named_item(raw: Any, path: Sequence[Any]) -> str:
+    """``rule 'name': `` when ``path`` goes through a list item that has a name, else ''."""
+    node, parent, named = raw, "item", ""
+    for part in path:
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            if isinstance(node, dict) and isinstance(node.get("name"), str):
+                named = f"{parent.removesuffix('s')} '{node['name']}': "
+        elif isinstance(node, dict) and part in node:
+            parent, node = str(part), node[part]
+        else:
+            break
+    return named
+
+
+def _culprit(model: Any, raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The list item of ``raw`` that alone makes validation blow up (RecursionError or
+    MemoryError), as a path, else ()."""
+    for key, value in raw.items():
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                try:
+                    model.model_validate({**raw, key: [item]})
+                except (RecursionError, MemoryError):
+                    return (key, i)
+                except Exception:  # noqa: BLE001, S112 - another problem, not this culprit
+                    continue
+    return ()
 
 
 def validate_check_files(journey: Journey, lines: Lines) -> None:

@@ -92,12 +92,24 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
                  resolve: bool = True) -> Journey:
     """Load and validate ``path``. ``variables`` are defaults for ``${VAR}`` (env wins)."""
     file = Path(path)
+    if file.is_dir():
+        raise SpecError("is a folder; expected a journey.yaml file", file=str(file))
     if not file.is_file():
         raise SpecError("journey file not found (expected a journey.yaml)", file=str(file))
     try:
         text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the journey file: {exc}", file=str(file)) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not a UTF-8 text file (byte {exc.start}: {exc.reason}); expected a "
+                        f"journey.yaml", file=str(file)) from exc
+    except OSError as exc:
+        raise SpecError(f"cannot read the journey file: {exc.strerror or exc}",
+                        file=str(file)) from exc
+    if "\x00" in text:
+        raise SpecError("contains NUL bytes: a binary file, expected a journey.yaml",
+                        file=str(file))
+    if not text.strip():
+        raise SpecError("the file is empty; expected a journey spec (journey:, module:, "
+                        "source:, stages:, sink:)", file=str(file))
     try:
         node = yaml.compose(text)
         raw = yaml.safe_load(text)
@@ -105,8 +117,11 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise SpecError(f"malformed YAML: {exc.problem or exc}", file=str(file), line=line) from exc
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise SpecError(f"malformed YAML: {type(exc).__name__}", file=str(file)) from exc
+    except RecursionError:
+        raise SpecError("malformed YAML: nested too deeply to read (RecursionError)",
+                        file=str(file)) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"malformed YAML: {exc}", file=str(file)) from exc
     if not isinstance(raw, dict):
         raise SpecError(f"expected a mapping at the top level, got {type(raw).__name__}",
                         file=str(file), line=1)
@@ -117,6 +132,7 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
         spec = JourneySpec.model_validate(data)
     except ValidationError as exc:
         raise _spec_error(exc, file, lines, data) from exc
+    _check_urls(spec, file, lines)
     digest = hashlib.sha256(
         json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
     functions = resolve_functions(spec, file, lines) if resolve else {}
@@ -162,6 +178,14 @@ def _import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
         hint = "" if str(Path.cwd()) in sys.path else " (run from your project root)"
         raise SpecError(f"cannot import module '{mod_name}': {exc}{hint}", file=str(file),
                         field=field_path if ":" in ref else "module", line=line) from exc
+    except SyntaxError as exc:
+        raise SpecError(f"cannot import module '{mod_name}': {exc.msg} at {exc.filename}:"
+                        f"{exc.lineno}", file=str(file),
+                        field=field_path if ":" in ref else "module", line=line) from exc
+    except (Exception, SystemExit) as exc:  # the module itself raised while importing
+        raise SpecError(f"cannot import module '{mod_name}': importing it raised "
+                        f"{type(exc).__name__}: {exc}", file=str(file),
+                        field=field_path if ":" in ref else "module", line=line) from exc
     fn = getattr(mod, attr, None)
     if fn is None or not callable(fn):
         available = sorted(n for n, v in vars(mod).items()
@@ -170,6 +194,23 @@ def _import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
         raise SpecError(f"module '{mod_name}' has no function '{attr}'; expected one of "
                         f"{available}", file=str(file), field=field_path, line=line)
     return fn  # type: ignore[no-any-return]
+
+
+def _check_urls(spec: JourneySpec, file: Path, lines: Mapping[tuple[str, ...], int]) -> None:
+    """Source and sink URLs parse as SQLAlchemy URLs (reachability is the preflight's)."""
+    from sqlalchemy.engine import make_url
+
+    for loc in (("source", "url"), ("sink", "url")):
+        url = getattr(getattr(spec, loc[0]), "url", None)
+        if url is None:
+            continue
+        try:
+            make_url(url)
+        except Exception:  # noqa: BLE001 - ArgumentError, ValueError: not a URL either way
+            shown = "" if "@" in url else f" {url!r}"  # never show what may hold a password
+            raise SpecError(f"not a database URL:{shown}; expected e.g. 'sqlite:///path.db' "
+                            f"or 'postgresql+psycopg://user@host/db'", file=str(file),
+                            field=".".join(loc), line=_line_for(loc, lines)) from None
 
 
 def _interpolate(value: Any, env: Mapping[str, str], loc: tuple[str, ...], file: Path,

@@ -1,0 +1,1 @@
+"""A six-stage, two-model journey (fraud screen + credit score), as a user would write one."""
