@@ -2,27 +2,53 @@
 
 Syntax is a whitelisted subset of Python expressions, evaluated column-wise with pandas:
 
-- column names and literals (numbers, strings, True, False, None), lists/tuples of literals;
+- column names (plain ASCII identifiers) and literals (numbers, strings, True, False, None),
+  lists/tuples of literals (``-1`` counts as a literal);
 - arithmetic ``+ - * / %``, unary ``-``; comparisons ``== != < <= > >=``, ``in``, ``not in``,
   chained comparisons (``0 <= p <= 1``);
 - ``and``, ``or``, ``not``, and ``A implies B`` (lowest precedence; ``not A or B``);
 - the functions in :data:`FUNCTIONS` (``isnull``, ``notnull``, ``abs``, ``round``, ``lower``,
   ``upper``, ``between``, ``coalesce``, ``str_len``).
 
-Anything else (attribute access, subscripts, other calls, lambdas, comprehensions, dunder names)
-is rejected when the rule is parsed, with its position; the text is never passed to ``eval``.
-
 Null semantics: a comparison with a null operand is **false** (``!=`` and ``not in`` included),
 so ``income > 0`` fails for a missing income; ``not`` negates the computed truth value; test nulls
 explicitly with ``isnull(x)`` / ``notnull(x)``. Arithmetic with a null gives null.
+
+The text is never passed to ``eval``. Anything outside the language is refused when the rule is
+loaded, with an :class:`ExpressionError` (a ``ValueError``) that says what is wrong in plain words
+and points at its column -- never a ``RecursionError``, ``MemoryError`` or traceback. Limits
+(module constants, defined in :mod:`e2e_assets.checks.expr_limits`):
+
+- :data:`MAX_EXPRESSION_CHARS` = 2,000 characters per rule, checked before anything parses it;
+- :data:`MAX_DEPTH` = 50 levels of nesting (each ``+`` of a chain ``a + b + c``, each stacked
+  ``not`` / unary ``-`` and each call or comparison inside another adds one), measured without
+  recursion before the tree is walked;
+- :data:`MAX_NODES` = 500 parts per rule (names, literals, list items, operations, calls);
+- :data:`MAX_OPERANDS` = 100 operands in one ``and`` / ``or`` chain or one comparison chain;
+- :data:`MAX_LITERAL_CHARS` = 1,000 characters per string literal;
+- :data:`MAX_LIST_ITEMS` = 200 items per list/tuple literal;
+- :data:`MAX_NUMBER` = 10**18: numeric literals must be finite and at most this in magnitude;
+- :data:`MAX_ROUND_DIGITS` = 15: ``round(x, digits)`` needs an integer literal ``|digits| <= 15``.
+
+Refused, each named in the message: ``#`` comments outside quotes (they would silently cut the
+rule short; ``'A#1'`` is fine); non-ASCII identifiers (Python would NFKC-normalise full-width
+``ｐ_default`` to ``p_default``; non-ASCII inside quotes is fine); control characters; calls of
+anything but the named functions; lambdas, comprehensions, attribute access, subscripts, slices,
+f-strings, ``:=``, starred expressions, dict/set literals, ``is`` / ``is not``, conditional
+expressions, ``await`` / ``yield``; the operators ``** // @ & | ^ ~ << >>``; bytes, complex and
+``...`` literals; lists holding anything but literals; and any operation whose result grows with
+a constant: ``*`` and ``%`` need numbers on both sides (no ``'a' * 1000000000``, no
+``[1, 2] * 100000000``, no ``'%9999999d' % 1``). That is decided by a small static type inference
+(literals have kinds, columns are decided by the frame, operations and functions propagate kinds:
+``('a' + 'b') * 3``, ``lower(x) * 2`` and ``coalesce(x, 'a') * 2`` are refused at load), and
+checked again at evaluation for columns: ``*`` or ``%`` on a column that holds text raises
+:class:`ExpressionError`. ``+`` of two strings is allowed (bounded by the rule's length).
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import operator
-import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,14 +56,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from e2e_assets.checks.expr_limits import (
+    MAX_DEPTH,
+    MAX_EXPRESSION_CHARS,
+    MAX_LIST_ITEMS,
+    MAX_LITERAL_CHARS,
+    MAX_NODES,
+    MAX_NUMBER,
+    MAX_OPERANDS,
+    MAX_ROUND_DIGITS,
+    Checker,
+    ExpressionError,
+    check_size,
+    check_text,
+    parse_part,
+    scan_tokens,
+)
 
-class ExpressionError(ValueError):
-    """A rule expression is not in the language; carries the 1-based column of the problem."""
-
-    def __init__(self, text: str, column: int, message: str) -> None:
-        self.text, self.column = text, column
-        pointer = " " * (column - 1) + "^"
-        super().__init__(f"{message} at column {column}\n    {text}\n    {pointer}")
+__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_EXPRESSION_CHARS", "MAX_LIST_ITEMS",
+           "MAX_LITERAL_CHARS", "MAX_NODES", "MAX_NUMBER", "MAX_OPERANDS", "MAX_ROUND_DIGITS",
+           "Expression", "ExpressionError", "parse"]
 
 
 def _between(x: Any, lo: Any, hi: Any) -> Any:
@@ -83,7 +121,7 @@ class Expression:
         if missing:
             raise KeyError(f"rule {self.text!r} uses columns {missing} that the frame does not "
                            f"have (it has {list(map(str, df.columns))[:20]})")
-        value = _Evaluator(df).visit(self.tree)
+        value = _Evaluator(df, self.text).visit(self.tree)
         if not isinstance(value, pd.Series):
             value = pd.Series(value, index=df.index)
         return value.astype("boolean").fillna(False).astype(bool)
@@ -91,103 +129,33 @@ class Expression:
 
 def parse(text: str) -> Expression:
     """Parse ``text``; raise :class:`ExpressionError` with the position of the first problem."""
-    if not text or not text.strip():
-        raise ExpressionError(text, 1, "empty expression")
-    left, right, offset = _split_implies(text)
-    tree = _parse_part(text, left, 0)
-    if right is not None:
-        consequent = _parse_part(text, right, offset)
-        tree = ast.BoolOp(op=ast.Or(), values=[ast.UnaryOp(op=ast.Not(), operand=tree),
-                                                consequent])
-    columns: set[str] = set()
-    _Validator(text, columns).visit(tree)
-    return Expression(text=text, tree=tree, columns=frozenset(columns))
-
-
-def _split_implies(text: str) -> tuple[str, str | None, int]:
-    """Split at the first top-level ``implies`` keyword (outside brackets)."""
-    depth = 0
+    check_text(text)  # emptiness and length, before any tokenizer or parser sees the text
+    split = scan_tokens(text)  # comments, non-ASCII names, a top-level 'implies'
+    if split is None:
+        trees = [parse_part(text, 0, len(text))]
+    else:
+        end = split + len("implies")
+        if not text[:split].strip() or not text[end:].strip():
+            raise ExpressionError(text, split + 1, "'implies' needs a condition on both sides")
+        trees = [parse_part(text, 0, split), parse_part(text, end, len(text))]
+    check_size(text, trees)  # iterative: depth and size are bounded before any recursion
+    tree = trees[0]
+    if len(trees) == 2:
+        where: dict[str, int] = {"lineno": 1, "end_lineno": 1, "col_offset": trees[0].col_offset,
+                                 "end_col_offset": trees[1].end_col_offset or 0}
+        tree = ast.BoolOp(op=ast.Or(), values=[ast.UnaryOp(op=ast.Not(), operand=trees[0],
+                                                           **where), trees[1]], **where)
+    checker = Checker(text, {name: arity for name, (arity, _) in FUNCTIONS.items()})
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError) as exc:
-        raise ExpressionError(text, len(text), f"cannot tokenize: {exc}") from exc
-    for tok in tokens:
-        if tok.type == tokenize.OP and tok.string in "([{":
-            depth += 1
-        elif tok.type == tokenize.OP and tok.string in ")]}":
-            depth -= 1
-        elif tok.type == tokenize.NAME and tok.string == "implies" and depth == 0:
-            start, end = tok.start[1], tok.end[1]
-            if not text[:start].strip() or not text[end:].strip():
-                raise ExpressionError(text, start + 1, "'implies' needs a condition on both sides")
-            return text[:start], text[end:], end
-    return text, None, 0
-
-
-def _parse_part(full: str, part: str, offset: int) -> ast.expr:
-    stripped = part.lstrip()
-    shift = offset + len(part) - len(stripped)
-    try:
-        tree = ast.parse(stripped.rstrip(), mode="eval").body
-    except SyntaxError as exc:
-        at = exc.offset or len(stripped.rstrip()) + 1  # 0: the input ended too early
-        raise ExpressionError(full, shift + at, f"syntax error: {exc.msg}") from exc
-    for node in ast.walk(tree):
-        if hasattr(node, "col_offset"):
-            node.col_offset += shift
-    return tree
-
-
-class _Validator(ast.NodeVisitor):
-    def __init__(self, text: str, columns: set[str]) -> None:
-        self.text, self.columns = text, columns
-
-    def fail(self, node: ast.AST, message: str) -> None:
-        raise ExpressionError(self.text, getattr(node, "col_offset", 0) + 1, message)
-
-    def generic_visit(self, node: ast.AST) -> None:
-        allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-                   ast.BinOp, ast.Compare, ast.Constant, ast.List, ast.Tuple, ast.Load,
-                   ast.In, ast.NotIn, *_ARITH, *_CMP)
-        if not isinstance(node, allowed):
-            what = {ast.Attribute: "attribute access", ast.Subscript: "subscripts",
-                    ast.Lambda: "lambdas", ast.ListComp: "comprehensions",
-                    ast.GeneratorExp: "comprehensions", ast.IfExp: "conditional expressions",
-                    ast.Pow: "the ** operator"}.get(type(node), type(node).__name__)
-            self.fail(node, f"{what} not allowed in rules")
-        super().generic_visit(node)
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if node.id.startswith("__"):
-            self.fail(node, f"dunder name {node.id!r} not allowed")
-        if node.id in FUNCTIONS:
-            self.fail(node, f"{node.id!r} is a function: call it, e.g. {node.id}(column)")
-        self.columns.add(node.id)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            name = node.func.id if isinstance(node.func, ast.Name) else "this call"
-            self.fail(node, f"function {name!r} not allowed; allowed: {sorted(FUNCTIONS)}")
-        arity = FUNCTIONS[node.func.id][0]  # type: ignore[union-attr]
-        if node.keywords or len(node.args) != arity:
-            self.fail(node, f"{node.func.id}() takes {arity} positional argument(s)")  # type: ignore[union-attr]
-        for arg in node.args:
-            self.visit(arg)
-
-    def visit_Compare(self, node: ast.Compare) -> None:
-        for op, right in zip(node.ops, node.comparators, strict=True):
-            if isinstance(op, (ast.In, ast.NotIn)) and not (
-                    isinstance(right, (ast.List, ast.Tuple))
-                    and all(isinstance(e, ast.Constant) for e in right.elts)):
-                self.fail(right, "'in' needs a list of literals, e.g. x in ['a', 'b']")
-            if isinstance(op, (ast.Is, ast.IsNot)):
-                self.fail(node, "'is' not allowed; use isnull(x) / notnull(x)")
-        self.generic_visit(node)
+        checker.check(tree)  # recursive, but the depth is bounded by now
+    except RecursionError as exc:  # only if the caller's own stack is nearly exhausted
+        raise ExpressionError(text, 1, "expression too deeply nested to check") from exc
+    return Expression(text=text, tree=tree, columns=frozenset(checker.columns))
 
 
 class _Evaluator(ast.NodeVisitor):
-    def __init__(self, df: pd.DataFrame) -> None:
-        self.df = df
+    def __init__(self, df: pd.DataFrame, text: str) -> None:
+        self.df, self.text = df, text
 
     def visit_Name(self, node: ast.Name) -> Any:
         return self.df[node.id]
@@ -195,10 +163,11 @@ class _Evaluator(ast.NodeVisitor):
     def visit_Constant(self, node: ast.Constant) -> Any:
         return node.value
 
-    def visit_List(self, node: ast.List) -> Any:
+    def visit_List(self, node: ast.List | ast.Tuple) -> Any:
         return [self.visit(e) for e in node.elts]
 
-    visit_Tuple = visit_List
+    def visit_Tuple(self, node: ast.Tuple) -> Any:
+        return self.visit_List(node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         value = self.visit(node.operand)
@@ -207,7 +176,18 @@ class _Evaluator(ast.NodeVisitor):
         return -value if isinstance(node.op, ast.USub) else value
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        return _ARITH[type(node.op)](self.visit(node.left), self.visit(node.right))
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, (ast.Mult, ast.Mod)):  # text/list repetition or %-formatting
+            for operand, value in ((node.left, left), (node.right, right)):
+                if not _numeric(value):
+                    what = (f"column {operand.id!r}" if isinstance(operand, ast.Name)
+                            else "one side")
+                    symbol = "*" if isinstance(node.op, ast.Mult) else "%"
+                    raise ExpressionError(self.text, node.col_offset + 1, (
+                        f"'{symbol}' needs numbers on both sides, but {what} holds "
+                        f"non-numbers (dtype {getattr(value, 'dtype', type(value).__name__)}): "
+                        "repeating or formatting text is not allowed"))
+        return _ARITH[type(node.op)](left, right)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
         values = [_as_bool(self.visit(v), self.df) for v in node.values]
@@ -235,8 +215,23 @@ class _Evaluator(ast.NodeVisitor):
         return result
 
     def visit_Call(self, node: ast.Call) -> Any:
-        fn = FUNCTIONS[node.func.id][1]  # type: ignore[union-attr]
+        assert isinstance(node.func, ast.Name)  # the checker allows only named functions
+        fn = FUNCTIONS[node.func.id][1]
         return fn(*[self.visit(a) for a in node.args])
+
+
+_NUMERIC_OBJECTS = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "boolean",
+                              "empty"})
+
+
+def _numeric(value: Any) -> bool:
+    """Whether ``value`` (a column or a scalar) holds only numbers, so ``*`` / ``%`` are safe."""
+    if not isinstance(value, pd.Series):
+        return not isinstance(value, (str, bytes, list, tuple))
+    if value.dtype.kind in "biufm":  # bool, (unsigned) integer, float, timedelta; nullable too
+        return True
+    return (value.dtype == object
+            and pd.api.types.infer_dtype(value, skipna=True) in _NUMERIC_OBJECTS)
 
 
 def _notnull(value: Any, df: pd.DataFrame) -> pd.Series:

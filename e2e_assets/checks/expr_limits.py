@@ -40,14 +40,14 @@ _BAD_OPERATORS: Mapping[type, str] = {
     ast.BitAnd: "the & operator (bitwise and; use 'and')",
     ast.BitOr: "the | operator (bitwise or; use 'or')",
     ast.BitXor: "the ^ operator (bitwise xor)", ast.Invert: "the ~ operator (bitwise not; use 'not')",
-    ast.LShift: "the << operator (bit shift)", ast.RShift: "the >> operator (bit shift)"}
+    ast.LShift: "the << operator (bitwise shift)", ast.RShift: "the >> operator (bitwise shift)"}
 _REFUSED: Mapping[type, str] = {
     ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Slice: "slices",
     ast.Lambda: "lambda expressions", ast.ListComp: "comprehensions",
     ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
     ast.GeneratorExp: "comprehensions", ast.IfExp: "conditional expressions",
     ast.JoinedStr: "f-strings", ast.FormattedValue: "f-strings",
-    ast.NamedExpr: "assignment expressions (:=)", ast.Starred: "starred expressions (*x)",
+    ast.NamedExpr: "assignment expressions (:=, walrus)", ast.Starred: "starred expressions (*x)",
     ast.Dict: "dict literals", ast.Set: "set literals (use a list [...])", ast.Await: "'await'",
     ast.Yield: "'yield'", ast.YieldFrom: "'yield from'"}
 _CALLEES: Mapping[type, str] = {
@@ -88,8 +88,8 @@ def check_text(text: str) -> None:
         raise ExpressionError(text, 1, "empty expression")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(text, MAX_EXPRESSION_CHARS + 1, (
-            f"expression is {len(text):,} characters long; rules are limited to "
-            f"{MAX_EXPRESSION_CHARS:,} characters (MAX_EXPRESSION_CHARS)"))
+            f"expression is too long: {len(text):,} characters; the limit is "
+            f"MAX_EXPRESSION_CHARS = {MAX_EXPRESSION_CHARS:,} characters per rule"))
     for i, ch in enumerate(text):
         if ch not in "\t\n" and unicodedata.category(ch) in ("Cc", "Cs"):
             raise ExpressionError(text, i + 1, f"control character U+{ord(ch):04X} not allowed")
@@ -173,12 +173,13 @@ def check_size(text: str, trees: Iterable[ast.AST]) -> None:
             column = getattr(node, "col_offset", 0) + 1
             if depth > MAX_DEPTH:
                 raise ExpressionError(text, column, (
-                    f"expression nested more than {MAX_DEPTH} levels deep (MAX_DEPTH): each "
-                    "'+' of a chain like a + b + c and each stacked not / - / call adds a level"))
+                    f"expression is nested too deeply: the limit is MAX_DEPTH = {MAX_DEPTH} "
+                    "levels (each '+' of a chain like a + b + c, each stacked not / - and each "
+                    "call inside another adds one)"))
             if count > MAX_NODES:
                 raise ExpressionError(text, column, (
-                    f"expression has more than {MAX_NODES} parts (MAX_NODES counts names, "
-                    "literals, list items, operations and calls); split it into several rules"))
+                    f"expression is too large: the limit is MAX_NODES = {MAX_NODES} nodes "
+                    "(names, literals, list items, operations, calls); split it into rules"))
             operands, what = 0, ""
             if isinstance(node, ast.BoolOp):
                 operands, what = len(node.values), "one 'and' / 'or' chain"
@@ -187,11 +188,12 @@ def check_size(text: str, trees: Iterable[ast.AST]) -> None:
             elif isinstance(node, (ast.List, ast.Tuple, ast.Set)) and (
                     len(node.elts) > MAX_LIST_ITEMS):
                 raise ExpressionError(text, column, (
-                    f"list literal has {len(node.elts):,} items; lists are limited to "
-                    f"{MAX_LIST_ITEMS:,} items (MAX_LIST_ITEMS)"))
+                    f"list literal is too long: {len(node.elts):,} items; the limit is "
+                    f"MAX_LIST_ITEMS = {MAX_LIST_ITEMS:,} items"))
             if operands > MAX_OPERANDS:
                 raise ExpressionError(text, column, (
-                    f"{operands} operands in {what}; the limit is {MAX_OPERANDS} (MAX_OPERANDS)"))
+                    f"too many operands: {operands} in {what}; the limit is "
+                    f"MAX_OPERANDS = {MAX_OPERANDS}"))
             children = list(ast.iter_child_nodes(node))
             stack.extend((child, depth + 1) for child in reversed(children))
 
@@ -212,6 +214,8 @@ class Checker:
 
     def check(self, node: ast.AST) -> Kinds:
         method = getattr(self, f"_{type(node).__name__}", None)
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+            self.fail(node, "slices not allowed in rules")
         if method is None:
             what = _REFUSED.get(type(node), f"{type(node).__name__} syntax")
             self.fail(node, f"{what} not allowed in rules")
@@ -245,16 +249,15 @@ class Checker:
             return frozenset({NONE})
         if isinstance(value, str):
             if len(value) > MAX_LITERAL_CHARS:
-                self.fail(node, f"string literal is {len(value):,} characters long; string "
-                                f"literals are limited to {MAX_LITERAL_CHARS:,} characters "
-                                "(MAX_LITERAL_CHARS)")
+                self.fail(node, f"string literal is too long: {len(value):,} characters; the "
+                                f"limit is MAX_LITERAL_CHARS = {MAX_LITERAL_CHARS:,} characters")
             return frozenset({TEXT})
         if isinstance(value, (bool, int, float)):
             if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > MAX_NUMBER:
                 written = self.text[node.col_offset:node.end_col_offset or node.col_offset]
                 self.fail(node, f"number {written[:30]}{'...' if len(written) > 30 else ''} is "
                                 "out of range: numeric literals must be finite and at most "
-                                f"{MAX_NUMBER:.0e} in magnitude (MAX_NUMBER)")
+                                f"MAX_NUMBER = {MAX_NUMBER:.0e} in magnitude")
             return frozenset({NUMBER})
         what = {bytes: "bytes literals (b'...')", complex: "complex numbers (1j)"}.get(
             type(value), "'...' (Ellipsis)")
@@ -331,7 +334,7 @@ class Checker:
                     and digits.value <= MAX_ROUND_DIGITS):
                 self.fail(node.args[1], "round()'s digits must be a whole-number literal from "
                                         f"-{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS} "
-                                        "(MAX_ROUND_DIGITS)")
+                                        f"(MAX_ROUND_DIGITS = {MAX_ROUND_DIGITS})")
         if name == "coalesce":
             return kinds[0] | kinds[1]
         return _RESULTS.get(name, frozenset({DATA}))
