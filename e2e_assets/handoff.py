@@ -13,7 +13,12 @@ A stage reads its upstream from its own run. Only a run that did not produce the
 must have the digest its writer recorded, or :class:`HandoffError` fails the stage closed.
 Publishing stage S of run R replaces ``latest`` by S's lineage (what S read, and what that
 read, back to the first stage) and drops the stages after S, which were computed from an
-older S. Concurrent runs therefore never leave a ``latest`` whose stages disagree.
+older S. Concurrent runs therefore never leave a ``latest`` whose stages disagree. A run whose
+process died is discarded (:meth:`RunStore.discard`): its outputs, and those computed from them,
+leave ``latest``, and its folder is removed.
+
+The frame read is the frame written: object columns of strings keep None for missing values
+(parquet alone would give them back as NaN in pandas' ``str`` dtype).
 """
 
 from __future__ import annotations
@@ -108,7 +113,7 @@ class RunStore:
         """The frame ``ref`` names, verified against the digest its writer recorded."""
         data, _ = self._files(ref.run_id, ref.stage)
         try:
-            frame = pd.read_parquet(data)
+            frame = _as_written(pd.read_parquet(data), data)
         except (OSError, ValueError) as exc:
             raise HandoffError(f"the output of {self.journey}/{ref.stage} from run "
                                f"{ref.run_id} cannot be read at {data}: {exc}") from exc
@@ -176,10 +181,27 @@ class RunStore:
         return latest
 
     def discard(self, run_id: str) -> None:
-        """Remove a run's hand-off folder (a run that died), unless ``latest`` uses it."""
+        """Forget a run that died: drop from ``latest`` every output it wrote or that was
+        computed from one (what remains is still one consistent chain), then remove its
+        hand-off folder. Stages of a dead run passed their checks and published as they went,
+        so ``latest`` usually names it; keeping the folder for that would leave it forever."""
         with file_lock(self.root / ".lock"):
-            if run_id not in set(self.latest().values()):
-                shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+            path = self.root / "latest.json"
+            latest = self.latest()
+            keep = {stage: rid for stage, rid in latest.items()
+                    if run_id not in self._lineage_runs(rid, stage)}
+            if keep != latest:
+                published = json.loads(path.read_text())
+                write_json_atomic({**published, "stages": keep, "discarded": run_id,
+                                   "published_at": time.time()}, path)
+            shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    def _lineage_runs(self, run_id: str, stage: str) -> set[str]:
+        """The runs whose outputs ``stage`` of ``run_id`` was computed from (itself included)."""
+        record = self.record(run_id, stage)
+        if record is None:
+            return {run_id}
+        return {ref.run_id for ref in self.lineage(record.ref).values()}
 
     def _prune(self, keep: set[str]) -> None:
         runs = self.root / "runs"
@@ -192,6 +214,24 @@ class RunStore:
             if folder.name not in keep and folder.name != self.run_id \
                     and now - folder.stat().st_mtime > KEEP_SECONDS:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_written(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` with the Python-object string columns its writer handed on.
+
+    Parquet gives an object column of strings back as pandas' ``str`` dtype, its missing values
+    as NaN; the writer's column held None. A model's encoder may tell them apart (scikit-learn's
+    OrdinalEncoder learns None as a category when trained on in-memory features, and encodes
+    NaN as missing), so the next stage must see None, as in training and in the golden set.
+    """
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).pandas_metadata or {}
+    objects = {c.get("name") for c in meta.get("columns", []) if c.get("numpy_type") == "object"}
+    for col in frame.columns:
+        if col in objects and isinstance(frame[col].dtype, pd.StringDtype):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame
 
 
 def stored_runs(base_dir: str | Path, journey: str) -> list[str]:

@@ -29,13 +29,19 @@ def process_tags() -> dict[str, str]:
             PID_START_TAG: _start_time(os.getpid()) or ""}
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (Linux), or None."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    fields = _stat(pid)
+    return fields[19] if fields else None
 
 
 def _process_alive(pid: int, started: str) -> bool:
@@ -45,8 +51,12 @@ def _process_alive(pid: int, started: str) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by someone else
-    now = _start_time(pid)
-    return not (started and now is not None and now != started)
+    fields = _stat(pid)
+    if fields is None:  # no /proc: the pid exists, trust that
+        return True
+    if fields[0] in ("Z", "X"):  # killed, not yet reaped by its parent: it runs no more
+        return False
+    return not (started and fields[19] != started)
 
 
 def instance_for(home: Home) -> dg.DagsterInstance:
