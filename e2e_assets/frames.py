@@ -55,3 +55,22 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def read_parquet_as_written(path: str | Path) -> pd.DataFrame:
+    """A parquet file as the frame its writer held: Python-object string columns included.
+
+    Parquet gives an object column of strings back as pandas' ``str`` dtype, its missing values
+    as NaN; the writer's column held None. A model's encoder may tell them apart (scikit-learn's
+    OrdinalEncoder learns None as a category when trained on in-memory features, and encodes
+    NaN as missing), so the next stage must see None, as in training and in the golden set.
+    """
+    import pyarrow.parquet as pq
+
+    frame = pd.read_parquet(path)
+    meta = pq.read_schema(path).pandas_metadata or {}
+    objects = {c.get("name") for c in meta.get("columns", []) if c.get("numpy_type") == "object"}
+    for col in frame.columns:
+        if col in objects and isinstance(frame[col].dtype, pd.StringDtype):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame

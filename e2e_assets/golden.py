@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from e2e_assets.errors import GoldenError
-from e2e_assets.frames import frame_digest, write_parquet_atomic
+from e2e_assets.frames import frame_digest, read_parquet_as_written, write_parquet_atomic
 from e2e_assets.model_registry import GOLDEN_DIGEST_TAG, ResolvedModel, tracking
 
 REQUESTS = "requests"  # the golden requests as they came from the source
@@ -81,7 +81,7 @@ def load_golden(tracking_uri: str, model: ResolvedModel) -> GoldenSet:
         manifest, order = document["frames"], tuple(document["order"])
         frames = {}
         for name in order:
-            df = pd.read_parquet(local / manifest[name]["file"])
+            df = read_parquet_as_written(local / manifest[name]["file"])
             if frame_digest(df) != manifest[name]["digest"]:
                 raise GoldenError(f"golden digest mismatch for {model.name} v{model.version}: "
                                   f"'{name}.parquet' content does not match its manifest digest")

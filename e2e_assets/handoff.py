@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from e2e_assets.errors import HandoffError, InfrastructureError
-from e2e_assets.frames import frame_digest, write_parquet_atomic
+from e2e_assets.frames import frame_digest, read_parquet_as_written, write_parquet_atomic
 from e2e_assets.results import write_json_atomic
 
 KEEP_RUNS = 20  # finished runs' hand-off folders kept besides those ``latest`` points to
@@ -113,7 +113,7 @@ class RunStore:
         """The frame ``ref`` names, verified against the digest its writer recorded."""
         data, _ = self._files(ref.run_id, ref.stage)
         try:
-            frame = _as_written(pd.read_parquet(data), data)
+            frame = read_parquet_as_written(data)
         except (OSError, ValueError) as exc:
             raise HandoffError(f"the output of {self.journey}/{ref.stage} from run "
                                f"{ref.run_id} cannot be read at {data}: {exc}") from exc
@@ -214,24 +214,6 @@ class RunStore:
             if folder.name not in keep and folder.name != self.run_id \
                     and now - folder.stat().st_mtime > KEEP_SECONDS:
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-def _as_written(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """``frame`` with the Python-object string columns its writer handed on.
-
-    Parquet gives an object column of strings back as pandas' ``str`` dtype, its missing values
-    as NaN; the writer's column held None. A model's encoder may tell them apart (scikit-learn's
-    OrdinalEncoder learns None as a category when trained on in-memory features, and encodes
-    NaN as missing), so the next stage must see None, as in training and in the golden set.
-    """
-    import pyarrow.parquet as pq
-
-    meta = pq.read_schema(path).pandas_metadata or {}
-    objects = {c.get("name") for c in meta.get("columns", []) if c.get("numpy_type") == "object"}
-    for col in frame.columns:
-        if col in objects and isinstance(frame[col].dtype, pd.StringDtype):
-            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    return frame
 
 
 def stored_runs(base_dir: str | Path, journey: str) -> list[str]:
