@@ -24,7 +24,7 @@ from e2e_assets.errors import (
     InfrastructureError,
     SpecError,
 )
-from e2e_assets.home import Home
+from e2e_assets.home import Home, check_can_create
 from e2e_assets.results import JourneyRun, render_table, write_report
 from e2e_assets.spec import Journey, load_journey
 
@@ -89,8 +89,6 @@ def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
 def _run_and_print(journey: Journey, home: Home, alias: str | None,
                    faults: Sequence[str] = (), sample_rows: int = DEFAULT_SAMPLE_ROWS
                    ) -> JourneyRun:
-    from e2e_assets.orchestration.run import run_journey
-
     if faults:
         from e2e_assets.faults import parse_fault, with_faults
 
@@ -102,6 +100,8 @@ def _run_and_print(journey: Journey, home: Home, alias: str | None,
             except SpecError as exc:
                 raise SpecError(exc.detail, field=f"--fault {text}") from None
         _say(f"[{journey.name}] INJECTING faults: {', '.join(f.describe() for f in parsed)}")
+    from e2e_assets.orchestration.run import run_journey  # Dagster: after the cheap checks
+
     _say(f"[{journey.name}] dry run on {sample_rows} source rows, then "
          f"{' -> '.join(journey.stages)} ...")
     run = run_journey(journey, home, alias=alias, sample_rows=sample_rows)
@@ -114,7 +114,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     home = Home.from_env()
     journey = _load(args.journey, home)
-    home.check_dagster_home()  # before the dry run: it creates nothing
+    home.check_dagster_home()  # before the dry run; both create nothing
+    if args.report:
+        check_can_create(Path(args.report).parent, "--report")
     run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows)
     folder, name = ((Path(args.report).parent, Path(args.report).stem) if args.report
                     else (home.reports, journey.name))

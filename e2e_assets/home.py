@@ -86,24 +86,29 @@ class Home:
                                           ) from exc
         return self
 
-
     def check_dagster_home(self) -> None:
-        """Raise InfrastructureError if DAGSTER_HOME could not be used, creating nothing: it
-        (or its nearest existing parent) must be a writable folder."""
-        folder = self.dagster_home
-        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-        if existing is None:
-            return
-        if not existing.is_dir():
-            raise InfrastructureError(f"DAGSTER_HOME {folder} cannot be used: {existing} is a "
-                                      f"file, expected a folder; point DAGSTER_HOME at a folder")
-        try:  # os.access says yes to root even on a read-only mount: try for real
-            with tempfile.TemporaryFile(dir=existing):
-                pass
-        except OSError as exc:
-            raise InfrastructureError(f"DAGSTER_HOME {folder} cannot be used: {existing} is "
-                                      f"not writable ({exc.strerror or exc}); point "
-                                      f"DAGSTER_HOME at a writable folder") from exc
+        """Raise InfrastructureError if DAGSTER_HOME could not be used, creating nothing."""
+        check_can_create(self.dagster_home, "DAGSTER_HOME")
+
+
+def check_can_create(folder: Path, what: str) -> None:
+    """Raise InfrastructureError naming ``what`` unless ``folder`` is, or could be made, a
+    writable folder: it (or its nearest existing parent) must be a writable folder. Creates
+    nothing."""
+    folder = Path(folder).absolute()
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None:
+        return
+    if not existing.is_dir():
+        raise InfrastructureError(f"{what} {folder} cannot be used: {existing} is a file, "
+                                  f"expected a folder; point {what} elsewhere")
+    try:  # os.access says yes to root even on a read-only mount: try for real
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise InfrastructureError(f"{what} {folder} cannot be used: {existing} is not "
+                                  f"writable ({exc.strerror or exc}); point {what} elsewhere"
+                                  ) from exc
 
 
 def _usable_folder(path: Path, origin: str) -> None:

@@ -6,7 +6,9 @@ replaces its rows instead of duplicating them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -51,7 +53,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, object]]:
         for k, v in row.items():
             if isinstance(v, np.generic):
                 row[k] = v.item()
-    return rows  # type: ignore[return-value]
+    return cast(list[dict[str, object]], rows)
 
 
 def write_sink(df: pd.DataFrame, url: str, table: str, key: str) -> SinkWrite:
@@ -104,10 +106,9 @@ def count_rows(url: str, table: str) -> int:
                    or 0)
 
 
-def sink_ids(url: str, table: str, key: str, ids: list[object] | tuple[object, ...] | object
-             ) -> list[object]:
+def sink_ids(url: str, table: str, key: str, ids: Iterable[Any]) -> list[object]:
     """Which of ``ids`` are present in the sink table (read back after a write)."""
-    wanted = [i.item() if isinstance(i, np.generic) else i for i in list(ids)]  # type: ignore[call-overload]
+    wanted = [i.item() if isinstance(i, np.generic) else i for i in ids]
     found: list[object] = []
     with engine_for(url).connect() as conn:
         target = sa.Table(table, sa.MetaData(), autoload_with=conn)

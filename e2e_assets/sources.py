@@ -81,10 +81,10 @@ def _read_sql(src: SqlSource, journey: Journey, limit: int | None) -> pd.DataFra
                 table = sa.Table(src.table, sa.MetaData(), autoload_with=conn)
                 return pd.read_sql_query(sa.select(table).limit(limit), conn)
             query = sa.text(src.query or "")
-            if limit is not None:
-                query = sa.select(sa.text("*")).select_from(
-                    query.columns().subquery("source")).limit(limit)
-            return pd.read_sql_query(query, conn)
+            if limit is None:
+                return pd.read_sql_query(query, conn)
+            return pd.read_sql_query(sa.select(sa.text("*")).select_from(
+                query.columns().subquery("source")).limit(limit), conn)
     except InfrastructureError:
         raise
     except sa.exc.SQLAlchemyError as exc:

@@ -193,7 +193,7 @@ def _import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
                            and getattr(v, "__module__", None) == mod.__name__)
         raise SpecError(f"module '{mod_name}' has no function '{attr}'; expected one of "
                         f"{available}", file=str(file), field=field_path, line=line)
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def _check_urls(spec: JourneySpec, file: Path, lines: Mapping[tuple[str, ...], int]) -> None:
@@ -280,7 +280,8 @@ def _allowed_fields(loc: tuple[str, ...], data: Any) -> list[str]:
         if not matching:
             return []
         model = matching[0]
-    return list(model.model_fields) if isinstance(model, type) else []
+    return list(model.model_fields) if isinstance(model, type) and issubclass(
+        model, BaseModel) else []
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
