@@ -94,7 +94,13 @@ def contract_break(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
 
 
 def cohort_bias(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    col, cohort = _col(df, f), f.params["where"]
+    """Raise ``column`` by ``penalty`` for the rows of a cohort, given as a rule:
+    ``--fault "cohort_bias:score:p_default=home == 'rent'"``."""
+    col = _col(df, f)
+    cohort = f.params.get("where") or f.params.get("value")
+    if not isinstance(cohort, str) or not cohort:
+        raise SpecError("fault 'cohort_bias' needs its cohort as a rule after '=', e.g. "
+                        "cohort_bias:score:p_default=home == 'rent'")
     from e2e_assets.checks.expr import parse
 
     hit = parse(cohort).evaluate(df)

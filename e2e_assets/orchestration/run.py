@@ -102,7 +102,9 @@ def _first_error(result: Any) -> tuple[str | None, int | None]:
         ours = [e for e in chain if exit_code_for(e.cls_name) is not None]
         root = ours[-1] if ours else chain[-1]
         message = root.message.strip().splitlines()[0] if root.message else root.cls_name
-        message = message.removeprefix(f"{root.cls_name}: ").strip()
+        for prefix in (f"{root.cls_name}: ", f"e2e_assets.errors.{root.cls_name}: "):
+            message = message.removeprefix(prefix)  # Dagster may record the qualified name
+        message = message.strip()
         if not ours:  # from outside our code: say where it happened
             message = f"stage step {event.step_key} failed: {root.cls_name}: {message}"
         return message, exit_code_for(root.cls_name) or EXIT_CHECK_FAILED

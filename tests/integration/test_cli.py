@@ -99,6 +99,8 @@ def test_stage_raising_exits_1_naming_stage_and_writes_no_rows(home: Path, tmp_p
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "stage 'deliver' of journey 'credit_approval' failed" in proc.stdout
     assert "origination system rejected the batch" in proc.stdout
+    verdict = next(line for line in proc.stdout.splitlines() if line.startswith("FAILED in"))
+    assert verdict.split(": ", 1)[1].startswith("stage 'deliver'")  # no class path before it
     assert count_rows(Home.from_env(str(home)).database_url, "credit_decisions") == 0
 
 

@@ -213,3 +213,16 @@ def test_suggested_suite_passes_on_its_sample_and_catches_faults(features: pd.Da
     res = validate_frame(scaled, suite, path, id_column="request_id")
     assert not res.passed and "expect_column_values_to_be_between(amount)" in res.summary
     assert res.samples[0]["request_id"].startswith("CA-")
+
+
+def test_cohort_bias_fault_takes_its_cohort_from_the_command_line() -> None:
+    from e2e_assets.errors import SpecError
+    from e2e_assets.faults import FRAME_FAULTS, parse_fault
+
+    fault = parse_fault("cohort_bias:score:p_default=home == 'rent'")
+    frame = pd.DataFrame({"request_id": ["a", "b"], "home": ["rent", "owner"],
+                          "p_default": [0.1, 0.1]})
+    out = FRAME_FAULTS["cohort_bias"][1](frame, fault)
+    assert out["p_default"].tolist() == [pytest.approx(0.3), pytest.approx(0.1)]
+    with pytest.raises(SpecError, match="needs its cohort as a rule"):
+        FRAME_FAULTS["cohort_bias"][1](frame, parse_fault("cohort_bias:score:p_default"))
