@@ -21,9 +21,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/e2e-assets demo
 
+# mypy over the package, then the suite on every core (pytest-xdist).
 test: $(STAMP)
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 ui: $(STAMP)
 	DAGSTER_HOME=$(CURDIR)/.e2e/dagster $(BIN)/dagster dev -w workspace.yaml
