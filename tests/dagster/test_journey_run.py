@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from e2e_assets.frames import frame_digest
+from e2e_assets.handoff import RunStore
 from e2e_assets.home import Home
+from e2e_assets.orchestration import build_journey_definitions
 from e2e_assets.model_registry import client_for
 from e2e_assets.orchestration.instance import instance_for
 from e2e_assets.orchestration.run import run_journey
@@ -106,3 +108,29 @@ def test_missing_alias_is_a_config_error_before_running(home: Path) -> None:
     run = run_journey(journey, h, alias="nope")
     assert run.exit_code == 2 and run.run_id is None
     assert "has no alias 'nope'" in run.error and "champion -> v1" in run.error
+
+
+def test_a_subset_run_reads_latest_and_latest_stays_one_chain(home: Path) -> None:
+    """A Dagster run of one stage (as from the UI) reads its upstream from the journey's latest;
+    then latest names that stage's run, its upstream's run, and nothing computed from older
+    outputs of the stage."""
+    h = Home.from_env()
+    journey = load(REPO / "pipelines" / "credit_approval" / "journey.yaml", h)
+    full = run_journey(journey, h)
+    assert full.exit_code == 0
+    store = RunStore(h.storage, "credit_approval", "reader", journey.stages)
+    assert set(store.latest().values()) == {full.run_id}
+    defs = build_journey_definitions(journey, home=h)
+    job = defs.resolve_job_def("credit_approval_journey")
+    result = job.execute_in_process(instance=instance_for(h), raise_on_error=False,
+                                    asset_selection=[dg.AssetKey(["credit_approval", "decide"])])
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    assert meta["input_from_run"] == full.run_id  # score came from the full run's lineage
+    latest = store.latest()
+    assert latest == {"ingest": full.run_id, "features": full.run_id, "score": full.run_id,
+                      "decide": result.run_id}  # deliver was computed from the older decide
+    record = store.record(result.run_id, "decide")
+    assert record is not None and record.input is not None
+    assert record.input.run_id == full.run_id and record.input.stage == "score"
