@@ -13,8 +13,8 @@ import pytest
 from e2e_assets.frames import frame_digest
 from e2e_assets.handoff import RunStore
 from e2e_assets.home import Home
-from e2e_assets.orchestration import build_journey_definitions
 from e2e_assets.model_registry import client_for
+from e2e_assets.orchestration import build_journey_definitions
 from e2e_assets.orchestration.instance import instance_for
 from e2e_assets.orchestration.run import run_journey
 from e2e_assets.results import render_table
