@@ -215,7 +215,9 @@ class _Evaluator(ast.NodeVisitor):
         return result
 
     def visit_Call(self, node: ast.Call) -> Any:
-        assert isinstance(node.func, ast.Name)  # the checker allows only named functions
+        if not isinstance(node.func, ast.Name):  # the checker allows only named functions
+            raise ExpressionError(self.text, 1,
+                                  "only the named functions can be called")
         fn = FUNCTIONS[node.func.id][1]
         return fn(*[self.visit(a) for a in node.args])
 

@@ -29,6 +29,7 @@ from scipy import stats
 
 from e2e_assets.drift.binning import EPS, SHARE_DISTANCES, bin_counts, bin_edges
 from e2e_assets.drift.registry import Outcome
+from e2e_assets.errors import E2EAssetsError
 
 GRID = 1000
 FAST_METHODS = frozenset({"ks", "wasserstein", "psi", "jensen_shannon", "hellinger", "kl_div",
@@ -154,7 +155,8 @@ def _ks_pvalue(d: float, n: int, m: int) -> float:
 def fast_numeric(col: PreparedColumn, cur: np.ndarray, methods: Sequence[str]
                  ) -> dict[str, Outcome]:
     """Outcomes for one numeric column of the current batch (raw values, nulls dropped)."""
-    assert col.edges is not None and col.deciles is not None
+    if col.edges is None or col.deciles is None:
+        raise _not_prepared(col, "numeric")
     cur = np.sort(cur)
     m = len(cur)
     f_cur = np.searchsorted(cur, col.edges, side="right") / m   # F_cur at each edge
@@ -171,7 +173,8 @@ def numeric_outcomes(col: PreparedColumn, f_cur: np.ndarray, m: int, below_share
                      methods: Sequence[str]) -> dict[str, Outcome]:
     """KS, normed Wasserstein and binned distances from the current CDF on the reference grid
     (shared by the in-memory fast path and the SQL pushdown)."""
-    assert col.edges is not None and col.cdf is not None and col.decile_shares is not None
+    if col.edges is None or col.cdf is None or col.decile_shares is None:
+        raise _not_prepared(col, "numeric")
     out: dict[str, Outcome] = {}
     diff = np.abs(col.cdf - f_cur)
     if "ks" in methods:
@@ -200,7 +203,8 @@ def fast_categorical(col: PreparedColumn, cur: pd.Series, methods: Sequence[str]
 def categorical_outcomes(col: PreparedColumn, vc: pd.Series, methods: Sequence[str]
                          ) -> dict[str, Outcome]:
     """Outcomes from the current batch's category counts (index: category as text)."""
-    assert col.categories is not None and col.counts is not None
+    if col.categories is None or col.counts is None:
+        raise _not_prepared(col, "categorical")
     cats = pd.Index(col.categories).union(vc.index)
     ref_counts = pd.Series(col.counts, index=col.categories).reindex(cats, fill_value=0)
     cur_counts = vc.reindex(cats, fill_value=0)
@@ -230,3 +234,8 @@ def categorical_outcomes(col: PreparedColumn, vc: pd.Series, methods: Sequence[s
 
 def describe(col: PreparedColumn) -> dict[str, Any]:
     return {"column": col.name, "kind": col.kind, "n": col.n}
+
+
+def _not_prepared(col: PreparedColumn, kind: str) -> E2EAssetsError:
+    return E2EAssetsError(f"the prepared reference column {col.name!r} holds no {kind} summary "
+                          f"(it was prepared as {col.kind}); prepare the reference again")
