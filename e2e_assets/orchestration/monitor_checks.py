@@ -10,8 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from e2e_assets.checks.base import ConfiguredCheck, StageCheckContext
-from e2e_assets.checks.runner import evaluate_one
+from e2e_assets.checks.base import CheckResult, ConfiguredCheck, StageCheckContext
+from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
 from e2e_assets.orchestration.resources import MlflowResource, StageStore
@@ -40,10 +40,12 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
         try:  # the output this run wrote, else the journey's latest, digest verified
             output = store.read(mine.ref) if mine is not None else store.read_latest(stage)
         except E2EAssetsError as exc:  # always a result: a check with none lets all pass
-            return dg.AssetCheckResult(
-                asset_key=dg.AssetKey([journey.name, stage]), check_name=check.name,
-                passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc)[:1000],
-                metadata={"summary": f"check could not be evaluated: {exc}"})
+            failed = CheckResult(False, f"check could not be evaluated: {exc}",
+                                 {"error": f"{type(exc).__name__}: {exc}"})
+            return to_check_result(journey, EvaluatedCheck(
+                stage=stage, name=check.name, kind=check.kind.name, severity=check.severity,
+                blocking=check.blocking, result=failed), {"journey": journey.name,
+                                                          "dagster_run_id": context.run.run_id})
         record = served.record()
         ctx = StageCheckContext(journey=journey, stage=stage, input=None, output=output,
                                 model=served.model(stage), resolved_model=served.resolved(stage),
