@@ -11,16 +11,30 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from e2e_assets.db import engine_for, masked
-from e2e_assets.errors import InfrastructureError, ModelResolutionError, StageError
+from e2e_assets.errors import (
+    GateRefusedError,
+    GoldenError,
+    InfrastructureError,
+    ModelResolutionError,
+    SpecError,
+    StageError,
+)
 from e2e_assets.frames import frame_digest, write_parquet_atomic
-from e2e_assets.golden import ARTIFACT_PATH, REQUESTS, write_golden
+from e2e_assets.golden import (
+    ARTIFACT_PATH,
+    GOLDEN_CONTEXT,
+    REQUESTS,
+    dataset_digest,
+    require_golden_size,
+    write_golden,
+)
 from e2e_assets.handoff import file_lock
 from e2e_assets.home import Home
 from e2e_assets.model_registry import (
@@ -28,6 +42,7 @@ from e2e_assets.model_registry import (
     GOLDEN_MODELS_TAG,
     TRAINING_DIGEST_TAG,
     ResolvedModel,
+    client_for,
     require_tracking_store,
     resolve_model,
     tracking,
@@ -37,17 +52,27 @@ from e2e_assets.spec.loader import Journey
 from e2e_assets.spec.model import ParquetSource, SqlSource
 from e2e_assets.stages import run_through
 
+if TYPE_CHECKING:
+    from e2e_assets.release.gate import Action, GateDecision
+
 
 @dataclass(frozen=True)
 class BootstrapContext:
     """What a journey's bootstrap function gets. It makes only what is missing: an existing
-    source is kept and an existing alias is never moved, unless ``force`` is set."""
+    source is kept and an existing alias is never moved, unless ``force`` is set.
+
+    ``register_model`` registers a version without serving it: when the function returns, the
+    versions it registered go through the promotion gate together, which alone moves the
+    serving alias (``register_as`` set: that alias is moved at once, e.g. ``challenger``).
+    """
 
     journey: Journey
     home: Home
     seed: int
     force: bool = False
     missing: frozenset[str] = frozenset()  # 'source' and/or the stages whose model is missing
+    register_as: str | None = None
+    registered: dict[str, str] = field(default_factory=dict)  # stage -> version, in order
 
     @property
     def needs_source(self) -> bool:
@@ -80,19 +105,22 @@ class BootstrapContext:
                        golden_requests: pd.DataFrame | None = None, stage: str | None = None,
                        params: dict[str, Any] | None = None,
                        metrics: dict[str, float] | None = None) -> ResolvedModel:
-        """Log ``model`` to MLflow and register it under the name and alias the spec gives
+        """Log ``model`` to MLflow and register a new version of the model the spec gives
         ``stage`` (default: the journey's model of record), with its lineage.
 
-        The model of record also gets the golden set: ``golden_requests`` through every stage,
-        the other stages' models taken from the registry (register those first).
+        The model of record also gets the golden set: ``golden_requests`` (at least
+        :data:`~e2e_assets.golden.MIN_GOLDEN_ROWS`, with the spec's label column when it has
+        ``labels:``) through every stage, the other stages' models taken from the registry or
+        from this bootstrap (register those first).
         """
         spec = self.journey.spec
-        model_spec = spec.model_for(stage) if stage is not None else spec.primary_model
-        if model_spec is None:
+        target = stage or spec.record_stage
+        model_spec = spec.model_for(target) if target is not None else None
+        if model_spec is None or target is None:
             raise InfrastructureError(f"journey '{spec.journey}' declares no model "
                                       + (f"on stage '{stage}'" if stage else "at all"))
-        if not self.needs_model(stage):  # never move an existing alias unless forced
-            return resolve_model(self.home.tracking_uri, model_spec.uri)
+        if not self.needs_model(stage) and self.register_as is None:
+            return resolve_model(self.home.tracking_uri, model_spec.uri)  # never moved unforced
         is_record = model_spec == spec.primary_model
         if is_record and golden_requests is None:
             raise InfrastructureError("the model of record needs golden_requests for its "
@@ -104,16 +132,35 @@ class BootstrapContext:
             # pandas 3 deprecates an operation MLflow's input-example code still uses.
             warnings.filterwarnings("ignore", message="Operation with range is deprecated",
                                     module="mlflow")
-            return self._register(model, model_spec, training=training, model_input=model_input,
-                                  golden_requests=golden_requests if is_record else None,
-                                  params=params, metrics=metrics)
+            version = self._register(model, model_spec, training=training,
+                                     model_input=model_input,
+                                     golden_requests=golden_requests if is_record else None,
+                                     params=params, metrics=metrics)
+        self.registered[target] = version
+        if self.register_as is not None:
+            client_for(self.home.tracking_uri).set_registered_model_alias(
+                model_spec.name, self.register_as, version)
+        return resolve_model(self.home.tracking_uri, model_spec.uri, version=version)
+
+    def _split_labels(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The golden requests without the label column, and the labels (request id + label)."""
+        labels = self.journey.spec.labels
+        if labels is None:
+            return requests, None
+        if labels.column not in requests.columns:
+            raise GoldenError(f"the golden requests lack the label column '{labels.column}' "
+                              f"that the journey's labels.column names; pass them labelled")
+        rid = self.journey.spec.request_id
+        return requests.drop(columns=[labels.column]), requests[[rid, labels.column]].copy()
 
     def _golden_frames(self, model: Any, model_spec: Any, requests: pd.DataFrame
                        ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
         """The golden frames, and which registered version each other model stage used."""
         from e2e_assets.serving import ServedModels
 
-        served = ServedModels(self.journey, self.home.tracking_uri)
+        # the other stages' models: registered in this bootstrap (not gated yet), else served
+        served = ServedModels(self.journey, self.home.tracking_uri, pins=self.registered,
+                              allow_unblessed=frozenset(self.registered))
         spec = self.journey.spec
         others = [s for s in spec.model_stages if spec.model_for(s) != model_spec]
         models = {s: model if s not in others else served.model(s) for s in spec.model_stages}
@@ -127,14 +174,18 @@ class BootstrapContext:
     def _register(self, model: Any, model_spec: Any, *, training: pd.DataFrame,
                   model_input: pd.DataFrame, golden_requests: pd.DataFrame | None,
                   params: dict[str, Any] | None,
-                  metrics: dict[str, float] | None) -> ResolvedModel:
+                  metrics: dict[str, float] | None) -> str:
         import mlflow
         from mlflow.models import infer_signature
 
         spec = self.journey.spec
-        experiment_id = _experiment(self.home, f"e2e-assets/{spec.journey}")
+        experiment_id = experiment_for(self.home, f"e2e-assets/{spec.journey}")
         predictions = _predict(model, model_input.head(200))
         signature = infer_signature(model_input, predictions)
+        labels = None
+        if golden_requests is not None:
+            require_golden_size(len(golden_requests), "the golden requests")
+            golden_requests, labels = self._split_labels(golden_requests)
         golden, upstream = (self._golden_frames(model, model_spec, golden_requests)
                             if golden_requests is not None else (None, {}))
         training_digest = frame_digest(training)
@@ -153,20 +204,30 @@ class BootstrapContext:
                 write_parquet_atomic(training, Path(tmp) / "training.parquet")
                 mlflow.log_artifact(str(Path(tmp) / "training.parquet"), artifact_path="data")
                 if golden is not None and golden_requests is not None:
+                    digest = write_golden(golden, Path(tmp) / "golden", labels=labels)
+                    tags[GOLDEN_DIGEST_TAG] = digest
+                    # the digest bound immutably to this run (its inputs cannot be edited)
                     mlflow.log_input(mlflow.data.from_pandas(  # type: ignore[attr-defined]
                         golden_requests, name=f"{spec.journey}-golden",
-                        digest=frame_digest(golden_requests)[7:23]), context="golden")
-                    tags[GOLDEN_DIGEST_TAG] = write_golden(golden, Path(tmp) / "golden")
+                        digest=dataset_digest(digest)), context=GOLDEN_CONTEXT)
                     mlflow.log_artifacts(str(Path(tmp) / "golden"), artifact_path=ARTIFACT_PATH)
-            info = mlflow.sklearn.log_model(
-                model, name="model", signature=signature, input_example=model_input.head(5),
-                skops_trusted_types=list(model_spec.trusted_types) or None,
-                # named, so MLflow does not start a Python process per model to infer them
-                pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True))
+            try:
+                info = mlflow.sklearn.log_model(
+                    model, name="model", signature=signature, input_example=model_input.head(5),
+                    skops_trusted_types=list(model_spec.trusted_types) or None,
+                    # named, so MLflow does not start a Python process per model to infer them
+                    pip_requirements=mlflow.sklearn.get_default_pip_requirements(
+                        include_skops=True))
+            except mlflow.exceptions.MlflowException as exc:
+                if "untrusted types" not in str(exc).lower():
+                    raise
+                found = str(exc).rsplit("Untrusted types found in the file:", 1)[-1].strip()
+                raise SpecError(f"the model references types skops does not trust: "
+                                f"{found.rstrip('.')}; review them and list them under the "
+                                f"model's trusted_types", file=str(self.journey.path),
+                                field="model.trusted_types") from None
         mv = mlflow.register_model(info.model_uri, model_spec.name, tags=tags)
-        client = mlflow.MlflowClient()
-        client.set_registered_model_alias(model_spec.name, model_spec.alias, mv.version)
-        return resolve_model(self.home.tracking_uri, model_spec.uri)
+        return str(mv.version)
 
 
 @dataclass(frozen=True)
@@ -174,6 +235,7 @@ class BootstrapResult:
     journey: str
     ran: bool
     reason: str
+    registered: dict[str, str] = field(default_factory=dict)  # stage -> version, gated
 
 
 def missing_parts(journey: Journey, home: Home) -> dict[str, str]:
@@ -216,13 +278,28 @@ def bootstrap_journey(journey: Journey, home: Home, *, force: bool = False) -> B
         if journey.spec.bootstrap is None:
             raise InfrastructureError(f"journey '{journey.name}' cannot run: {reason}; and its "
                                       f"spec has no 'bootstrap:' function to make it")
-        fn = journey.functions["bootstrap"]
-        fn(BootstrapContext(journey=journey, home=home, seed=journey.spec.seed, force=force,
-                            missing=frozenset(missing)), **journey.spec.bootstrap.params)
-    return BootstrapResult(journey.name, ran=True, reason=reason)
+        ctx = BootstrapContext(journey=journey, home=home, seed=journey.spec.seed, force=force,
+                               missing=frozenset(missing))
+        journey.functions["bootstrap"](ctx, **journey.spec.bootstrap.params)
+        if ctx.registered:  # only the gate moves the serving alias, even for a first model
+            _gate_or_raise(journey, home, ctx.registered, action="bootstrap")
+    return BootstrapResult(journey.name, ran=True, reason=reason,
+                           registered=dict(ctx.registered))
 
 
-def _experiment(home: Home, name: str) -> str:
+def _gate_or_raise(journey: Journey, home: Home, candidates: dict[str, str], *,
+                   action: Action) -> GateDecision:
+    from e2e_assets.release.gate import gate_candidates
+
+    decision = gate_candidates(journey, home, candidates, action=action)
+    if decision.verdict != "promoted":
+        raise GateRefusedError(f"the promotion gate refused what the bootstrap of "
+                               f"'{journey.name}' registered; nothing serves it. "
+                               + decision.describe().replace("\n", " "))
+    return decision
+
+
+def experiment_for(home: Home, name: str) -> str:
     import mlflow
 
     existing = mlflow.get_experiment_by_name(name)

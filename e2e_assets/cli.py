@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from time import perf_counter
+from typing import Any
 
 from e2e_assets.discovery import find_journey_file, journey_files
 from e2e_assets.dryrun import DEFAULT_SAMPLE_ROWS
@@ -87,8 +88,8 @@ def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
 
 
 def _run_and_print(journey: Journey, home: Home, alias: str | None,
-                   faults: Sequence[str] = (), sample_rows: int = DEFAULT_SAMPLE_ROWS
-                   ) -> JourneyRun:
+                   faults: Sequence[str] = (), sample_rows: int = DEFAULT_SAMPLE_ROWS,
+                   allow_unblessed: bool = False) -> JourneyRun:
     if faults:
         from e2e_assets.faults import parse_fault, with_faults
 
@@ -104,7 +105,11 @@ def _run_and_print(journey: Journey, home: Home, alias: str | None,
 
     _say(f"[{journey.name}] dry run on {sample_rows} source rows, then "
          f"{' -> '.join(journey.stages)} ...")
-    run = run_journey(journey, home, alias=alias, sample_rows=sample_rows)
+    if allow_unblessed:
+        _say(f"[{journey.name}] --allow-unblessed: serving versions the gate has not blessed "
+             f"(recorded in the run's tags)")
+    run = run_journey(journey, home, alias=alias, sample_rows=sample_rows,
+                      allow_unblessed=allow_unblessed)
     print(render_table(run), flush=True)
     print(flush=True)
     return run
@@ -117,7 +122,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     home.check_dagster_home()  # before the dry run; both create nothing
     if args.report:
         check_can_create(Path(args.report).parent, "--report")
-    run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows)
+    run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows,
+                         allow_unblessed=args.allow_unblessed)
     folder, name = ((Path(args.report).parent, Path(args.report).stem) if args.report
                     else (home.reports, journey.name))
     try:
@@ -142,6 +148,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"report: {report}")
     print(f"UI:     DAGSTER_HOME={home.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
     return max(r.exit_code for r in runs)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from e2e_assets.release.gate import gate_candidates, resolve_candidate
+
+    home = Home.from_env()
+    journey = _load(args.journey, home)
+    home.check_dagster_home()
+    candidates = resolve_candidate(journey, home, args.candidate, args.stage)
+    _say(f"[{journey.name}] gate: running the journey with "
+         f"{', '.join(f'{s} v{v}' for s, v in candidates.items())} and every check ...")
+    return _print_decision(gate_candidates(journey, home, candidates))
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from e2e_assets.release.gate import gate_candidates, previous_champion
+
+    home = Home.from_env()
+    journey = _load(args.journey, home)
+    home.check_dagster_home()
+    candidates = previous_champion(journey, home)
+    _say(f"[{journey.name}] rollback: re-validating the previous champion "
+         f"{', '.join(f'{s} v{v}' for s, v in candidates.items())} through the gate ...")
+    return _print_decision(gate_candidates(journey, home, candidates, action="rollback"))
+
+
+def _print_decision(decision: Any) -> int:
+    print(decision.describe())
+    print(f"record: MLflow run {decision.mlflow_run_id}, Dagster run {decision.dagster_run_id}")
+    print(f"report: {decision.report}")
+    return int(decision.exit_code)
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from e2e_assets.release.retrain import retrain_journey
+
+    home = Home.from_env()
+    journey = _load(args.journey, home)
+    started = perf_counter()
+    _say(f"[{journey.name}] retraining on recent data ...")
+    result = retrain_journey(journey, home)
+    print(f"registered {result.model} v{result.version} as '{result.alias}' in "
+          f"{perf_counter() - started:.1f} s (not serving: `e2e-assets gate {journey.name} "
+          f"--candidate {result.version}` validates it and moves the champion if it passes)")
+    print(f"version: {result.version}")
+    return EXIT_OK
 
 
 def cmd_suggest_suite(args: argparse.Namespace) -> int:
@@ -205,8 +257,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", action="append", metavar="ID[:STAGE[:COLUMN]]",
                    help="inject a production fault (see docs/FAULTS.md), e.g. "
                         "null_burst:features:age")
+    p.add_argument("--allow-unblessed", action="store_true",
+                   help="serve model versions the promotion gate has not blessed (a drill; "
+                        "recorded in the run's tags)")
     _sample_rows_option(p)
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("gate", help="validate a candidate through the whole journey; move the "
+                                    "champion only if every blocking check passes (exit 0 "
+                                    "promoted, 1 refused, 2 configuration)")
+    p.add_argument("journey", help="journey name or journey.yaml path")
+    p.add_argument("--candidate", help="version number or alias (default: challenger)")
+    p.add_argument("--stage", help="the stage whose model is gated (default: the model of "
+                                   "record's)")
+    p.set_defaults(fn=cmd_gate)
+    p = sub.add_parser("rollback", help="re-validate the previous champion through the gate "
+                                        "and move the alias back only if it passes")
+    p.add_argument("journey", help="journey name or journey.yaml path")
+    p.set_defaults(fn=cmd_rollback)
+    p = sub.add_parser("retrain", help="run the journey's training hook on recent data and "
+                                       "register the result as the challenger")
+    p.add_argument("journey", help="journey name or journey.yaml path")
+    p.set_defaults(fn=cmd_retrain)
     p = sub.add_parser("validate", help="validate a journey spec and dry-run it on a sample "
                                         "(exit 0 valid, 2 invalid)")
     p.add_argument("journey", help="journey.yaml path or journey name")

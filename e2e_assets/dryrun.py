@@ -34,16 +34,19 @@ DEFAULT_SAMPLE_ROWS = 50
 
 
 def preflight(journey: Journey, home: Home, alias: str | None = None, *,
-              sample_rows: int = DEFAULT_SAMPLE_ROWS) -> ServedModels:
-    """Everything a run needs, checked before it starts (E2EAssetsError, exit 2): the tracking
-    store, the sink, every model alias, and a dry run on a sample of the source. Returns the
-    served models, resolved (pin them for the run)."""
+              sample_rows: int = DEFAULT_SAMPLE_ROWS, served: ServedModels | None = None
+              ) -> ServedModels:
+    """Everything a run needs, checked before it starts (E2EAssetsError, exit 2; an unblessed
+    model, exit 1): the tracking store, the sink, every model alias and its blessing, and a dry
+    run on a sample of the source. Returns the served models, resolved (pin them for the run);
+    ``served`` gives them already configured (the gate's pins and baselines)."""
     sample = read_source(journey.pristine, limit=sample_rows)  # the source first: most often
     check_reachable(journey.spec.sink.url, f"the sink of journey '{journey.name}'")
     require_tracking_store(home.tracking_uri)
-    served = ServedModels(journey, home.tracking_uri, alias)
+    served = served or ServedModels(journey, home.tracking_uri, alias)
     for stage in journey.spec.model_stages:
         served.resolved(stage)
+        served.baseline(stage)
     dry_run(journey, served, rows=sample_rows, sample=sample)
     return served
 
@@ -60,7 +63,8 @@ def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPL
         resolved = served.resolved(stage)
         model = served.model(stage) if resolved is not None else None
         ctx = StageCheckContext(journey=journey, stage=stage, input=frame, model=model,
-                                resolved_model=resolved, tracking_uri=served.tracking_uri)
+                                resolved_model=resolved, tracking_uri=served.tracking_uri,
+                                served=served)
         problems += _problems(ctx, "input")
         try:
             out = run_stage(journey, stage, frame, model=model)
@@ -71,7 +75,7 @@ def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPL
         reached.append({"stage": stage, "rows_in": len(frame), "rows_out": len(out)})
         ctx = StageCheckContext(journey=journey, stage=stage, input=frame, output=out,
                                 model=model, resolved_model=resolved,
-                                tracking_uri=served.tracking_uri)
+                                tracking_uri=served.tracking_uri, served=served)
         problems += _problems(ctx, "output", "monitor")
         frame = out
     if problems:

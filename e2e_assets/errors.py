@@ -9,7 +9,10 @@ The tree::
     ├── UnknownNameError (2)       an unknown drift method or check kind (also a KeyError)
     ├── ModelResolutionError (2)   a models:/<name>@<alias> URI does not resolve in MLflow
     ├── InfrastructureError (2)    a database, the registry, a file or DAGSTER_HOME is not usable
-    ├── GoldenError (1)            a golden set is missing or does not match its recorded digest
+    ├── GoldenError (1)            a golden set is missing, too small, or unlabelled
+    │   └── GoldenTamperedError (1) its content differs from the digest bound to the version
+    ├── UnblessedModelError (1)    a served version has no passing gate record for its alias
+    ├── GateRefusedError (1)       the promotion gate refused a version a command registered
     ├── HandoffError (1)           a stage's input is not what its upstream wrote in this run
     └── StageError (1)             a journey's own stage function raised or returned garbage
 
@@ -81,6 +84,25 @@ class InfrastructureError(E2EAssetsError):
 
 class GoldenError(E2EAssetsError):
     """The golden set is missing, or does not match its recorded digest."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class GoldenTamperedError(GoldenError):
+    """The golden set differs from the digest bound immutably to its model version: tampering,
+    never reported as a regression."""
+
+
+class UnblessedModelError(E2EAssetsError):
+    """A served model version carries no passing gate record for the alias it is served under
+    (the alias was moved by hand, or the version was never gated)."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class GateRefusedError(E2EAssetsError):
+    """The promotion gate refused the version a command registered (bootstrap): nothing serves
+    it, and it is tagged with the reasons."""
 
     exit_code = EXIT_CHECK_FAILED
 

@@ -30,7 +30,10 @@ class ResolvedModel:
     version: str
     run_id: str | None
     source: str
-    tags: tuple[tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # the version's tags
+    model_tags: tuple[tuple[str, str], ...] = ()  # the registered model's tags
+    # every alias of the registered model -> its version, when this was resolved
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def uri(self) -> str:
@@ -42,6 +45,9 @@ class ResolvedModel:
 
     def tag(self, key: str) -> str | None:
         return dict(self.tags).get(key)
+
+    def model_tag(self, key: str) -> str | None:
+        return dict(self.model_tags).get(key)
 
 
 def require_tracking_store(tracking_uri: str) -> None:
@@ -136,16 +142,23 @@ def resolve_model(tracking_uri: str, uri: str, alias: str | None = None, *,
             f"model '{name}' is not registered in MLflow at {_shown(tracking_uri)} "
             f"(`e2e-assets bootstrap` registers the models of journeys that declare a "
             f"bootstrap)") from exc
-    aliases = dict(getattr(registered, "aliases", {}) or {})
-    if version is not None:
-        aliases = {**aliases, alias: version}
+    registered_aliases = {str(a): str(v) for a, v in
+                          (getattr(registered, "aliases", {}) or {}).items()}
+    aliases = {**registered_aliases, **({alias: str(version)} if version is not None else {})}
     if alias not in aliases:
         known = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
         raise ModelResolutionError(f"model '{name}' has no alias '{alias}' in MLflow at "
                                    f"{_shown(tracking_uri)}; its aliases: {known}")
-    mv = client.get_model_version(name, str(aliases[alias]))
+    try:
+        mv = client.get_model_version(name, str(aliases[alias]))
+    except Exception as exc:
+        _raise_unreachable(exc, tracking_uri)
+        raise ModelResolutionError(f"model '{name}' has no version {aliases[alias]} in MLflow "
+                                   f"at {_shown(tracking_uri)}") from exc
     return ResolvedModel(name=name, alias=alias, version=str(mv.version), run_id=mv.run_id,
-                         source=str(mv.source), tags=tuple(sorted((mv.tags or {}).items())))
+                         source=str(mv.source), tags=tuple(sorted((mv.tags or {}).items())),
+                         model_tags=tuple(sorted((registered.tags or {}).items())),
+                         aliases=tuple(sorted(registered_aliases.items())))
 
 
 @contextmanager

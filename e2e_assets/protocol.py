@@ -31,7 +31,7 @@ from e2e_assets.handoff import HandoffRef, RunStore
 from e2e_assets.model_registry import GOLDEN_DIGEST_TAG
 from e2e_assets.provenance import Provenance, build_provenance
 from e2e_assets.serving import ServedModels
-from e2e_assets.sinks import sink_ids, write_sink
+from e2e_assets.sinks import shadow_table, sink_ids, write_sink
 from e2e_assets.sources import describe_source, read_source
 from e2e_assets.stages import run_stage
 
@@ -49,6 +49,8 @@ class RunContext:
     tracking_uri: str
     planned: frozenset[str] | None = None  # the stages this run produces (None: all of them)
     publish: bool = True  # make a stage's lineage the journey's latest once it passes
+    # A validation run (the gate's): the sink stage writes to the shadow table, not the sink.
+    shadow: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +93,7 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
     ctx = StageCheckContext(journey=journey, stage=stage, input=frame_in, model=model,
                             resolved_model=resolved, record_model=record,
                             tracking_uri=run.tracking_uri, served_versions=served,
-                            read_stage=lambda s: run.store.read(lineage[s]))
+                            read_stage=lambda s: run.store.read(lineage[s]), served=run.models)
     checks = evaluate_phase(ctx, "input")
     if any(c.blocks for c in checks):  # fail closed before the stage runs
         return _blocked(journey, stage, checks, facts, summary, ("output",))
@@ -106,7 +108,7 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
     ref = run.store.write(stage, out, read_ref)
     lineage = {**lineage, stage: ref}
     if stage == journey.spec.sink_stage:
-        checks = _deliver(journey, ctx, checks, facts)
+        checks = _deliver(journey, ctx, checks, facts, shadow=run.shadow)
     provenance = build_provenance(
         journey=journey.name, stage=stage, run_id=run.run_id, folder=journey.folder,
         config_digest=journey.config_digest, seed=journey.spec.seed,
@@ -166,13 +168,15 @@ def _served_versions(journey: Journey, run: RunContext) -> dict[str, str]:
 
 
 def _deliver(journey: Journey, ctx: StageCheckContext, checks: list[EvaluatedCheck],
-             facts: dict[str, Any]) -> list[EvaluatedCheck]:
-    """Write the sink in one transaction, then re-evaluate the checks that read it back."""
+             facts: dict[str, Any], *, shadow: bool = False) -> list[EvaluatedCheck]:
+    """Write the sink (a validation run: its shadow table) in one transaction, then re-evaluate
+    the checks that read it back."""
     sink = journey.spec.sink
-    written = write_sink(ctx.frame("output"), sink.url, sink.table, journey.spec.sink_key)
+    table = shadow_table(sink.table) if shadow else sink.table
+    written = write_sink(ctx.frame("output"), sink.url, table, journey.spec.sink_key)
     facts.update(sink_table=written.table, sink_url=written.url,
                  sink_rows_written=written.rows_written, sink_rows_replaced=written.rows_replaced)
-    ctx = replace(ctx, sink_ids=lambda ids: sink_ids(sink.url, sink.table, journey.spec.sink_key,
+    ctx = replace(ctx, sink_ids=lambda ids: sink_ids(sink.url, table, journey.spec.sink_key,
                                                       ids))
     uses_sink = {c.name: c for c in journey.checks_for(ctx.stage) if c.kind.uses_sink}
     return [evaluate_one(ctx, uses_sink[e.name]) if e.name in uses_sink else e for e in checks]

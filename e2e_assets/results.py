@@ -24,6 +24,8 @@ class CheckOutcome:
     blocking: bool
     description: str = ""
     evaluated: bool = True  # False: its stage was blocked before the check's phase
+    kind: str = ""
+    metadata: dict[str, object] = field(default_factory=dict)  # its scalar metadata
 
     @property
     def failed(self) -> bool:

@@ -5,15 +5,24 @@ an exact version and loaded once per run.
 top-level ``model:``, else the last stage's model); other stages keep the alias in their spec.
 A headless run resolves every alias once, before it starts, and pins those versions for all its
 stages: an alias moved mid-run cannot give one run two versions.
+
+Only blessed versions serve (:mod:`e2e_assets.release.blessing`): every resolution checks the
+version's gate record, unless the stage is allowed unblessed (the gate's candidate, or a drill's
+``--allow-unblessed``). The *baseline* of a stage is the version a challenger is compared with:
+the version pinned as baseline for the run (the gate's), else what the spec's alias serves now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from e2e_assets.errors import ModelResolutionError
 from e2e_assets.model_registry import ResolvedModel, load_model, resolve_model
+from e2e_assets.release.blessing import require_blessed
+
+NO_BASELINE = "none"  # a pinned baseline meaning "no champion to compare with"
 
 if TYPE_CHECKING:
     from e2e_assets.spec.loader import Journey
@@ -30,11 +39,20 @@ class ServedModels:
 
     def __init__(self, journey: Journey, tracking_uri: str, alias: str | None = None, *,
                  pins: Mapping[str, str] | None = None,
+                 baselines: Mapping[str, str] | None = None,
+                 allow_unblessed: bool | Collection[str] = False,
                  loader: Callable[[str, ResolvedModel], Any] = _load_cached) -> None:
         self.journey, self.tracking_uri, self.alias = journey, tracking_uri, alias
         self.pins = dict(pins or {})  # stage -> version resolved when the run started
+        self.baselines = dict(baselines or {})  # stage -> baseline version (or NO_BASELINE)
+        self.allow_unblessed = allow_unblessed
         self._loader = loader
         self._resolved: dict[str, ResolvedModel] = {}
+        self._baseline: dict[str, ResolvedModel | None] = {}
+
+    def unblessed_allowed(self, stage: str) -> bool:
+        allowed = self.allow_unblessed
+        return allowed if isinstance(allowed, bool) else stage in allowed
 
     def _alias_for(self, stage: str) -> str | None:
         spec = self.journey.spec
@@ -46,14 +64,41 @@ class ServedModels:
         if model_spec is None:
             return None
         if stage not in self._resolved:
-            self._resolved[stage] = resolve_model(self.tracking_uri, model_spec.uri,
-                                                  self._alias_for(stage),
-                                                  version=self.pins.get(stage))
+            resolved = resolve_model(self.tracking_uri, model_spec.uri, self._alias_for(stage),
+                                     version=self.pins.get(stage))
+            if not self.unblessed_allowed(stage):
+                # a pinned version was checked against its alias when the run started
+                require_blessed(resolved, self.journey.name, check_alias=stage not in self.pins)
+            self._resolved[stage] = resolved
         return self._resolved[stage]
 
     def model(self, stage: str) -> Any:
         resolved = self.resolved(stage)
         return None if resolved is None else self._loader(self.tracking_uri, resolved)
+
+    def load(self, resolved: ResolvedModel) -> Any:
+        """Load any exact version (a baseline, for comparisons)."""
+        return self._loader(self.tracking_uri, resolved)
+
+    def baseline(self, stage: str) -> ResolvedModel | None:
+        """The version ``stage``'s served model is compared with: the run's pinned baseline,
+        else what the spec's alias serves now; None when there is none (a first model)."""
+        model_spec = self.journey.spec.model_for(stage)
+        if model_spec is None:
+            return None
+        if stage not in self._baseline:
+            pinned = self.baselines.get(stage)
+            if pinned == NO_BASELINE:
+                self._baseline[stage] = None
+            else:
+                try:
+                    self._baseline[stage] = resolve_model(self.tracking_uri, model_spec.uri,
+                                                          version=pinned)
+                except ModelResolutionError:
+                    if pinned is not None:
+                        raise
+                    self._baseline[stage] = None  # the alias does not exist yet
+        return self._baseline[stage]
 
     def record(self) -> ResolvedModel | None:
         """The journey's model of record (golden set, training data, provenance)."""

@@ -18,6 +18,12 @@ from e2e_assets.db import engine_for, masked, reason
 from e2e_assets.errors import InfrastructureError
 
 _CHUNK = 500
+SHADOW_SUFFIX = "__shadow"
+
+
+def shadow_table(table: str) -> str:
+    """Where a validation run (the promotion gate's) delivers: never the real sink."""
+    return f"{table}{SHADOW_SUFFIX}"
 
 
 @dataclass(frozen=True)

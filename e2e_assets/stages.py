@@ -47,14 +47,16 @@ def run_stage(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = No
 
 
 def run_through(journey: Journey, requests: pd.DataFrame, *, models: Mapping[str, Any],
-                until: str | None = None) -> dict[str, pd.DataFrame]:
-    """Run ``requests`` through the stages in order, up to and including ``until`` (default:
-    all). ``models`` maps each model-serving stage to its loaded model."""
+                until: str | None = None, start: str | None = None) -> dict[str, pd.DataFrame]:
+    """Run ``requests`` through the stages in order, from ``start`` (default: the first; then
+    ``requests`` is what ``start`` receives) up to and including ``until`` (default: all).
+    ``models`` maps each model-serving stage to its loaded model."""
     stages = journey.stages
+    first = stages.index(start) if start is not None else 0
     last = stages.index(until) if until is not None else len(stages) - 1
     outputs: dict[str, pd.DataFrame] = {}
     df = requests
-    for stage in stages[: last + 1]:
+    for stage in stages[first: last + 1]:
         df = run_stage(journey, stage, df, model=models.get(stage))
         outputs[stage] = df
     return outputs

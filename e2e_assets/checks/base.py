@@ -19,6 +19,7 @@ from e2e_assets.errors import UnknownNameError
 from e2e_assets.model_registry import ResolvedModel
 
 if TYPE_CHECKING:  # the spec imports the checks (to parse their options), never the reverse
+    from e2e_assets.serving import ServedModels
     from e2e_assets.spec.loader import Journey
     from e2e_assets.spec.model import CheckSpec, JourneySpec
 
@@ -48,7 +49,7 @@ class StageCheckContext:
     is the journey's model of record (its golden set and training data); ``models`` maps every
     model-serving stage to its loaded model, for checks that replay earlier stages.
     ``read_stage`` reads another stage's output from this run's lineage; ``sink_ids`` reads back
-    which request ids the sink holds (after the write).
+    which request ids the sink holds (after the write); ``served`` is the run's models.
     """
 
     journey: Journey
@@ -63,6 +64,9 @@ class StageCheckContext:
     served_versions: Mapping[str, str] = field(default_factory=dict)  # stage -> "name:version"
     read_stage: Callable[[str], pd.DataFrame] | None = None
     sink_ids: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+    # The run's models: every stage's served version, and the baseline a challenger is
+    # compared with (the gate's champion), for checks that replay stages with either.
+    served: ServedModels | None = None
 
     def frame(self, which: Literal["input", "output"]) -> pd.DataFrame:
         """The input or output frame; a check evaluated in the wrong phase is a bug, said so."""

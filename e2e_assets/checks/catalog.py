@@ -1,10 +1,12 @@
 """Importing this module registers every built-in check kind."""
 
 from e2e_assets.checks import (  # noqa: F401
+    challenger,
     contract,
     drift,
     expectations,
     golden,
+    quality,
     reconcile,
     reproducibility,
     rules,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
 from e2e_assets.checks.frame_diff import compare_frames, compare_statistically
-from e2e_assets.errors import GoldenError
+from e2e_assets.errors import GoldenError, GoldenTamperedError
 from e2e_assets.golden import load_golden
 from e2e_assets.model_registry import GOLDEN_MODELS_TAG, ResolvedModel
 from e2e_assets.stages import run_stage
@@ -61,6 +61,9 @@ def check_golden(ctx: StageCheckContext, options: GoldenOptions) -> CheckResult:
     try:
         golden = load_golden(ctx.tracking_uri, record)
         golden_input = golden.input_for(ctx.stage)
+    except GoldenTamperedError as exc:  # tampering, never a regression
+        return CheckResult(False, f"TAMPERED: {exc}", {"model_version": record.version,
+                                                       "tampered": True})
     except GoldenError as exc:
         return CheckResult(False, str(exc), {"model_version": record.version})
     actual = run_stage(ctx.journey, ctx.stage, golden_input, model=ctx.model)

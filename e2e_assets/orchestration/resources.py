@@ -1,6 +1,6 @@
 """Dagster resources: the MLflow registry and the per-run stage store."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import dagster as dg
 
@@ -10,15 +10,31 @@ from e2e_assets.spec import Journey
 
 ALIAS_TAG = "e2e/model_alias"
 PIN_TAG_PREFIX = "e2e/model_version/"  # + stage: the version pinned when the run started
+BASELINE_TAG_PREFIX = "e2e/baseline_version/"  # + stage: the version a challenger is compared to
+# Stages (comma-separated, or "all") allowed to serve an unblessed version: the gate's candidate,
+# or a drill's --allow-unblessed. The tag is the record that the run did.
+UNBLESSED_TAG = "e2e/allow_unblessed"
+# A validation run (the gate's): decisions go to the shadow sink, never the journey's latest.
+SHADOW_TAG = "e2e/shadow"
 
 
-def pin_tags(pins: Mapping[str, str]) -> dict[str, str]:
-    return {f"{PIN_TAG_PREFIX}{stage}": version for stage, version in pins.items()}
+def pin_tags(pins: Mapping[str, str], prefix: str = PIN_TAG_PREFIX) -> dict[str, str]:
+    return {f"{prefix}{stage}": version for stage, version in pins.items()}
 
 
-def pins_from(tags: Mapping[str, str]) -> dict[str, str]:
-    return {k.removeprefix(PIN_TAG_PREFIX): v for k, v in tags.items()
-            if k.startswith(PIN_TAG_PREFIX)}
+def pins_from(tags: Mapping[str, str], prefix: str = PIN_TAG_PREFIX) -> dict[str, str]:
+    return {k.removeprefix(prefix): v for k, v in tags.items() if k.startswith(prefix)}
+
+
+def unblessed_tag(allowed: bool | Collection[str]) -> dict[str, str]:
+    if allowed is True:
+        return {UNBLESSED_TAG: "all"}
+    return {UNBLESSED_TAG: ",".join(sorted(allowed))} if allowed else {}
+
+
+def unblessed_from(tags: Mapping[str, str]) -> bool | frozenset[str]:
+    value = tags.get(UNBLESSED_TAG, "")
+    return True if value == "all" else frozenset(s for s in value.split(",") if s)
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -29,7 +45,9 @@ class MlflowResource(dg.ConfigurableResource):
     def served(self, journey: Journey, tags: Mapping[str, str]) -> ServedModels:
         """The models ``journey`` serves in the run with these tags: the alias it asked for
         (replacing the model of record's), and the versions pinned when it started."""
-        return ServedModels(journey, self.tracking_uri, tags.get(ALIAS_TAG), pins=pins_from(tags))
+        return ServedModels(journey, self.tracking_uri, tags.get(ALIAS_TAG), pins=pins_from(tags),
+                            baselines=pins_from(tags, BASELINE_TAG_PREFIX),
+                            allow_unblessed=unblessed_from(tags))
 
 
 class StageStore(dg.ConfigurableResource):

@@ -6,6 +6,8 @@ is found before the Dagster run starts and ends the run with exit 2; the run the
 in Dagster. The instance is the home's, so every headless run shows up in ``dagster dev``.
 """
 
+import json
+from collections.abc import Mapping
 from time import perf_counter
 from typing import Any
 
@@ -22,8 +24,15 @@ from e2e_assets.home import Home
 from e2e_assets.orchestration.checks import NOT_EVALUATED
 from e2e_assets.orchestration.factory import build_journey_definitions, journey_job_name
 from e2e_assets.orchestration.instance import JOURNEY_TAG, instance_for, process_tags
-from e2e_assets.orchestration.resources import ALIAS_TAG, pin_tags
+from e2e_assets.orchestration.resources import (
+    ALIAS_TAG,
+    BASELINE_TAG_PREFIX,
+    SHADOW_TAG,
+    pin_tags,
+    unblessed_tag,
+)
 from e2e_assets.results import CheckOutcome, JourneyRun, StageResult
+from e2e_assets.serving import NO_BASELINE, ServedModels
 from e2e_assets.spec import Journey
 
 # Headless runs report through the summary table; the event log keeps the full detail.
@@ -32,11 +41,20 @@ _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
                 instance: dg.DagsterInstance | None = None,
-                sample_rows: int = DEFAULT_SAMPLE_ROWS) -> JourneyRun:
-    """Run every stage and check of ``journey``; never raises for a failed run, only reports."""
+                sample_rows: int = DEFAULT_SAMPLE_ROWS, allow_unblessed: bool = False,
+                served: ServedModels | None = None, shadow: bool = False,
+                tags: Mapping[str, str] | None = None) -> JourneyRun:
+    """Run every stage and check of ``journey``; never raises for a failed run, only reports.
+
+    ``allow_unblessed`` serves unblessed versions (a drill; the run's tags record it).
+    ``served`` gives the models already configured (the gate: the candidate pinned, the
+    champion as baseline); ``shadow`` delivers to the shadow sink and never publishes.
+    """
     started = perf_counter()
+    if served is None and allow_unblessed:
+        served = ServedModels(journey, home.tracking_uri, alias, allow_unblessed=True)
     try:
-        served = preflight(journey, home, alias, sample_rows=sample_rows)
+        served = preflight(journey, home, alias, sample_rows=sample_rows, served=served)
         defs = build_journey_definitions(journey, home=home)
         instance = instance or instance_for(home)
     except E2EAssetsError as exc:
@@ -46,10 +64,22 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
                           wall_time_s=perf_counter() - started)
     job = defs.resolve_job_def(journey_job_name(journey))
     tags = {JOURNEY_TAG: journey.name, **process_tags(), **pin_tags(served.pinned()),
-            **({ALIAS_TAG: alias} if alias else {})}
+            **pin_tags(_baseline_pins(served), BASELINE_TAG_PREFIX),
+            **unblessed_tag(served.allow_unblessed),
+            **({SHADOW_TAG: "true"} if shadow else {}),
+            **({ALIAS_TAG: alias} if alias else {}), **(tags or {})}
     result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
                                     run_config=_QUIET)
     return summarize(journey, result, served.summary(), perf_counter() - started)
+
+
+def _baseline_pins(served: ServedModels) -> dict[str, str]:
+    """Every model stage -> its baseline version when the run started (or 'none')."""
+    out = {}
+    for stage in served.journey.spec.model_stages:
+        baseline = served.baseline(stage)
+        out[stage] = baseline.version if baseline is not None else NO_BASELINE
+    return out
 
 
 def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float) -> JourneyRun:
@@ -85,7 +115,11 @@ def _outcome(evaluation: Any) -> CheckOutcome:
                         passed=bool(evaluation.passed), severity=severity,
                         blocking=bool(evaluation.blocking) and severity == "error",
                         description=str(meta.get("summary", evaluation.description or "")),
-                        evaluated=not meta.get(NOT_EVALUATED, False))
+                        evaluated=not meta.get(NOT_EVALUATED, False),
+                        kind=str(meta.get("kind", "")),
+                        metadata={k: v for k, v in meta.items()
+                                  if isinstance(v, (bool, int, float, str)) and k != "summary"
+                                  and not k.startswith("provenance/")})
 
 
 def _first_error(result: Any) -> tuple[str | None, int | None]:
@@ -109,3 +143,19 @@ def _first_error(result: Any) -> tuple[str | None, int | None]:
             message = f"stage step {event.step_key} failed: {root.cls_name}: {message}"
         return message, exit_code_for(root.cls_name) or EXIT_CHECK_FAILED
     return None, None
+
+
+def record_gate_decision(home: Home, instance: dg.DagsterInstance | None, journey: Journey,
+                         stage: str, record: Mapping[str, Any]) -> None:
+    """The gate's decision in Dagster: tags on the validation run, and an observation on the
+    model stage's asset (its metadata is the record)."""
+    instance = instance or instance_for(home)
+    run_id = record.get("dagster_run_id")
+    if run_id:
+        instance.add_run_tags(str(run_id), {"e2e/gate/verdict": str(record["verdict"])})
+    metadata = {k: (v if isinstance(v, (str, int, float, bool)) else
+                    dg.MetadataValue.json(json.loads(json.dumps(v, default=str))))
+                for k, v in record.items() if v is not None}
+    instance.report_runless_asset_event(dg.AssetObservation(
+        asset_key=dg.AssetKey([journey.name, stage]), metadata=metadata,
+        description=f"promotion gate: {record['verdict']}"))

@@ -149,7 +149,7 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
 def resolve_functions(spec: JourneySpec, file: Path,
                       lines: Mapping[tuple[str, ...], int] | None = None
                       ) -> dict[str, Callable[..., Any]]:
-    """Import every function the spec names; keys are stage names plus 'source'/'bootstrap'."""
+    """Import every function the spec names; keys are stage names plus 'source'/'bootstrap'/'retrain'."""
     refs: dict[str, tuple[tuple[str, ...], str]] = {}
     out: dict[str, Callable[..., Any]] = {}
     for stage in spec.stage_names:
@@ -162,6 +162,8 @@ def resolve_functions(spec: JourneySpec, file: Path,
         refs["source"] = (("source", "function"), spec.source.function)
     if spec.bootstrap is not None:
         refs["bootstrap"] = (("bootstrap", "function"), spec.bootstrap.function)
+    if spec.release.retrain is not None:
+        refs["retrain"] = (("release", "retrain", "function"), spec.release.retrain.function)
     for key, (loc, ref) in refs.items():
         out[key] = _import_function(spec.module, ref, file=file, loc=loc, lines=lines or {})
     return out

@@ -126,6 +126,36 @@ class BootstrapSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class LabelSpec(_Strict):
+    """The outcome a journey's model predicts, kept with the golden set (never in the source).
+
+    ``positive`` makes it a classifier (the label equals ``positive`` -> 1); without it the
+    label is a regression target. ``prediction`` is the column the model's stage writes: the
+    probability of ``positive``, or the predicted value.
+    """
+
+    column: str
+    prediction: str
+    positive: str | int | bool | None = None
+
+    @property
+    def model_type(self) -> Literal["classifier", "regressor"]:
+        return "regressor" if self.positive is None else "classifier"
+
+
+class ReleaseSpec(_Strict):
+    """The release loop: what retrains the model, and when drift starts a retrain."""
+
+    retrain: BootstrapSpec | None = None  # fn(ctx, **params); registers a challenger
+    # Consecutive failed drift evaluations that make a drift episode (one retrain per episode).
+    drift_ticks: int = Field(default=3, ge=1, le=100)
+    # A SQL source column that only increases (an id or a timestamp): the new-data sensor's cursor.
+    new_data_column: str | None = None
+    # The alias the gate moves, and the one retraining registers to.
+    champion_alias: str = Field(default="champion", pattern=r"^[A-Za-z0-9_-]+$")
+    challenger_alias: str = Field(default="challenger", pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class JourneySpec(_Strict):
     """One business flow: source -> stages, in order -> sink.
 
@@ -146,6 +176,8 @@ class JourneySpec(_Strict):
     sink: SinkSpec
     checks: dict[str, list[CheckSpec]] = Field(default_factory=dict)
     bootstrap: BootstrapSpec | None = None
+    labels: LabelSpec | None = None
+    release: ReleaseSpec = Field(default_factory=ReleaseSpec)
     owners: tuple[str, ...] = ()
     # Columns whose values never appear in check metadata (samples show '***').
     sensitive: tuple[str, ...] = ()
@@ -220,6 +252,12 @@ class JourneySpec(_Strict):
             return self.model
         stages = self.model_stages
         return self.model_for(stages[-1]) if stages else None
+
+    @property
+    def record_stage(self) -> str | None:
+        """The stage that serves the model of record (None: the journey serves no model)."""
+        primary = self.primary_model
+        return next((s for s in self.model_stages if self.model_for(s) == primary), None)
 
     @property
     def sink_key(self) -> str:

@@ -1,7 +1,9 @@
 """Bootstrap of credit_approval: source table and champion model from modeldata::credit_data.
 
 4,454 real credit applications (Status good/bad). 70% train the model; the other 30% become the
-requests in the source table (without the label); 200 of those form the golden set.
+requests in the source table (without the label); 500 of those, with their label, form the
+golden set. ``retrain`` refits on the training rows plus the recent requests whose outcome is
+known, never on the champion's golden requests (the gate judges on them).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def make_model(seed: int) -> Pipeline:
     return Pipeline([("encode", encode), ("model", model)])
 
 
-def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 200) -> None:
+def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
     data = load_applications()
     train, serve = train_test_split(data, test_size=holdout, random_state=ctx.seed,
                                     stratify=data["Status"])
@@ -49,8 +51,26 @@ def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 200) -> None:
     model = make_model(ctx.seed).fit(x_train, y_train)
     x_serve = build_features(ingest(serve))[FEATURES]
     auc = roc_auc_score((serve["Status"] == "bad").astype(int), model.predict_proba(x_serve)[:, 1])
-    golden = serve.drop(columns=["Status"]).sample(golden_size, random_state=ctx.seed)
+    golden = serve.sample(golden_size, random_state=ctx.seed)  # labelled: Status kept
     ctx.register_model(model, training=train, model_input=x_train,
                        golden_requests=golden.sort_values("request_id"),
                        params={"model": "HistGradientBoostingClassifier", "holdout": holdout},
                        metrics={"holdout_auc": float(auc)})
+
+
+def retrain(ctx: Any, recent_rows: int = 1000, holdout: float = 0.3) -> None:
+    """Refit on the original training rows plus recent requests with known outcomes."""
+    outcomes = load_applications()[["request_id", "Status"]]
+    recent = ctx.recent_requests(recent_rows).merge(outcomes, on="request_id", how="inner")
+    recent = recent[~recent["request_id"].isin(ctx.evaluation_ids())]
+    fresh, golden = train_test_split(recent, test_size=holdout, random_state=ctx.seed,
+                                     stratify=recent["Status"])
+    train, _ = train_test_split(load_applications(), test_size=holdout, random_state=ctx.seed,
+                                stratify=load_applications()["Status"])
+    train = pd.concat([train, fresh], ignore_index=True)
+    x_train = build_features(ingest(train))[FEATURES]
+    model = make_model(ctx.seed).fit(x_train, (train["Status"] == "bad").astype(int).to_numpy())
+    ctx.register_model(model, training=train, model_input=x_train,
+                       golden_requests=golden.sort_values("request_id"),
+                       params={"model": "HistGradientBoostingClassifier",
+                               "recent_rows": len(fresh)})

@@ -1,7 +1,9 @@
 """Bootstrap of loan_pricing: parquet source and champion model from openintro::loans_full_schema.
 
 10,000 real Lending Club loans. 70% train a gradient-boosted regressor of the interest rate;
-the other 30% become the requests in the source parquet file; 200 of those form the golden set.
+the other 30% become the requests in the source parquet file; 500 of those, with the rate that
+was booked (the label), form the golden set. ``retrain`` refits on the training rows plus the
+recent requests whose booked rate is known, never on the champion's golden requests.
 """
 
 from __future__ import annotations
@@ -27,26 +29,48 @@ def load_loans() -> pd.DataFrame:
     return raw
 
 
-def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 200) -> None:
+def make_model(seed: int) -> Pipeline:
+    encode = ColumnTransformer(
+        [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                encoded_missing_value=-1), CATEGORICAL)],
+        remainder="passthrough", verbose_feature_names_out=False)
+    return Pipeline([("encode", encode), ("model", HistGradientBoostingRegressor(
+        max_iter=300, learning_rate=0.05, random_state=seed))])
+
+
+def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
     loans = load_loans()
     train, serve = train_test_split(loans, test_size=holdout, random_state=ctx.seed)
     serve = serve.sort_values("request_id")
     ctx.write_source(serve[REQUEST_COLUMNS].reset_index(drop=True))  # kept if it exists
     if not ctx.needs_model():  # the alias exists: never retrain or move it unless forced
         return
-    encode = ColumnTransformer(
-        [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                encoded_missing_value=-1), CATEGORICAL)],
-        remainder="passthrough", verbose_feature_names_out=False)
-    model = Pipeline([("encode", encode), ("model", HistGradientBoostingRegressor(
-        max_iter=300, learning_rate=0.05, random_state=ctx.seed))])
+    model = make_model(ctx.seed)
     x_train = build_features(train)[FEATURES]
     model.fit(x_train, train["interest_rate"].to_numpy())
     mae = mean_absolute_error(serve["interest_rate"],
                               model.predict(build_features(serve)[FEATURES]))
-    golden = serve[REQUEST_COLUMNS].sample(golden_size, random_state=ctx.seed)
+    golden = serve[[*REQUEST_COLUMNS, "interest_rate"]].sample(golden_size,
+                                                              random_state=ctx.seed)
     ctx.register_model(model, training=train[REQUEST_COLUMNS + ["interest_rate"]],
                        model_input=x_train, golden_requests=golden.sort_values("request_id"),
                        params={"model": "HistGradientBoostingRegressor", "holdout": holdout},
                        metrics={"holdout_mae": float(mae),
                                 "holdout_rate_mean": float(np.mean(serve["interest_rate"]))})
+
+
+def retrain(ctx: Any, recent_rows: int = 2000, holdout: float = 0.3) -> None:
+    """Refit on the original training rows plus recent requests with a booked rate."""
+    loans = load_loans()
+    booked = loans[["request_id", "interest_rate"]]
+    recent = ctx.recent_requests(recent_rows).merge(booked, on="request_id", how="inner")
+    recent = recent[~recent["request_id"].isin(ctx.evaluation_ids())]
+    fresh, golden = train_test_split(recent, test_size=holdout, random_state=ctx.seed)
+    train, _ = train_test_split(loans, test_size=holdout, random_state=ctx.seed)
+    train = pd.concat([train[[*REQUEST_COLUMNS, "interest_rate"]], fresh], ignore_index=True)
+    x_train = build_features(train)[FEATURES]
+    model = make_model(ctx.seed).fit(x_train, train["interest_rate"].to_numpy())
+    ctx.register_model(model, training=train, model_input=x_train,
+                       golden_requests=golden.sort_values("request_id"),
+                       params={"model": "HistGradientBoostingRegressor",
+                               "recent_rows": len(fresh)})

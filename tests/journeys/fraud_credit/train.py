@@ -93,7 +93,7 @@ def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 150) -> None:
         x_serve = build_features(ingest(serve).assign(fraud_score=0.0))[FEATURES]
         auc = roc_auc_score((serve["Status"] == "bad").astype(int),
                             credit.predict_proba(x_serve)[:, 1])
-        golden = serve.drop(columns=["Status"]).sample(golden_size, random_state=ctx.seed)
+        golden = serve.sample(golden_size, random_state=ctx.seed)  # labelled: Status kept
         ctx.register_model(credit, training=train, model_input=x_train, stage="score",
                            golden_requests=golden.sort_values("request_id"),
                            params={"model": "HistGradientBoostingClassifier",

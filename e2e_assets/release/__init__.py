@@ -1,0 +1,1 @@
+"""The release loop: quality, challenger comparison, the promotion gate, blessings, retraining."""
