@@ -67,8 +67,11 @@ class ServedModels:
             resolved = resolve_model(self.tracking_uri, model_spec.uri, self._alias_for(stage),
                                      version=self.pins.get(stage))
             if not self.unblessed_allowed(stage):
-                # a pinned version was checked against its alias when the run started
-                require_blessed(resolved, self.journey.name, check_alias=stage not in self.pins)
+                # Under the gated alias (the spec's), the alias must point where the gate put
+                # it; a pinned version was checked so when the run started. Under another
+                # alias (--alias), the version itself must have passed the gate.
+                gated = model_spec.alias == resolved.alias and stage not in self.pins
+                require_blessed(resolved, self.journey.name, check_alias=gated)
             self._resolved[stage] = resolved
         return self._resolved[stage]
 

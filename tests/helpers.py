@@ -30,3 +30,18 @@ def journey_with_checks(tmp_path: Path, checks_yaml: str, name: str = "credit_ap
     path = folder / "journey.yaml"
     path.write_text(head + "\nchecks:\n" + checks_yaml)
     return path
+
+
+def own_experiments(home: Path) -> None:
+    """Make new MLflow runs in a copied home write their artifacts into that home.
+
+    The ``home`` fixture copies the registry of the session's base home; its experiments keep
+    the base home's artifact location. Renaming them makes e2e-assets create fresh ones here.
+    """
+    from e2e_assets.home import Home
+    from e2e_assets.model_registry import client_for
+
+    client = client_for(Home.from_env(str(home)).tracking_uri)
+    for experiment in client.search_experiments():
+        if experiment.name.startswith("e2e-assets/"):
+            client.rename_experiment(experiment.experiment_id, f"{experiment.name} (base)")

@@ -116,7 +116,7 @@ def check_challenger(ctx: StageCheckContext, options: ChallengerOptions) -> Chec
     try:
         passed &= _golden(ctx, options, chosen, baseline_model, lines, metadata)
     except GoldenTamperedError as exc:
-        return CheckResult(False, f"TAMPERED: {exc}", {**metadata, "tampered": True})
+        return CheckResult(False, str(exc), {**metadata, "tampered": True})
     except GoldenError as exc:
         return CheckResult(False, f"cannot compare on the golden set: {exc}", metadata)
     head = (f"challenger v{chosen.served.version} vs {chosen.baseline.alias} "

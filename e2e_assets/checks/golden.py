@@ -62,7 +62,7 @@ def check_golden(ctx: StageCheckContext, options: GoldenOptions) -> CheckResult:
         golden = load_golden(ctx.tracking_uri, record)
         golden_input = golden.input_for(ctx.stage)
     except GoldenTamperedError as exc:  # tampering, never a regression
-        return CheckResult(False, f"TAMPERED: {exc}", {"model_version": record.version,
+        return CheckResult(False, str(exc), {"model_version": record.version,
                                                        "tampered": True})
     except GoldenError as exc:
         return CheckResult(False, str(exc), {"model_version": record.version})

@@ -100,7 +100,7 @@ def check_quality(ctx: StageCheckContext, options: QualityOptions) -> CheckResul
             baseline = quality_metrics(labels.model_type, by,
                                        prediction(labels, base_rows, "the baseline's output"))
     except GoldenTamperedError as exc:
-        return CheckResult(False, f"TAMPERED: {exc}", {"tampered": True})
+        return CheckResult(False, str(exc), {"tampered": True})
     except GoldenError as exc:
         return CheckResult(False, str(exc))
     directions = METRICS[labels.model_type]

@@ -52,6 +52,9 @@ GATE_TAG = "e2e/gate"  # on the validation run: the action and the candidate ver
 REQUIRED_KINDS = ("quality", "challenger")  # what the gate needs on the model of record
 MAX_TAG_CHARS = 4900  # MLflow keeps 5,000 characters of a model version tag
 HISTORY = 20  # previous champions kept on the alias record, for rollback
+# What the version's record tag keeps (the whole record is the gate run's gate_record.json).
+_TAG_RECORD_FIELDS = ("journey", "alias", "action", "verdict", "candidates", "baselines",
+                      "dagster_run_id", "decided_at", "git_commit", "quality", "mlflow_run_id")
 
 Action = Literal["promote", "rollback", "bootstrap"]
 # Runs the journey with the given served models and tags; the CLI and the Dagster gate job
@@ -262,11 +265,15 @@ def _tag_versions(home: Home, journey: Journey, decision: GateDecision,
     for stage, version in decision.candidates.items():
         model_spec = _model_spec(journey, stage)
         mv = client.get_model_version(model_spec.name, version)
-        bound = {**record, "model": model_spec.name, "version": version, "stage": stage,
-                 "source_run_id": mv.run_id, "failed_checks": failed[:1500],
-                 "reasons": [r[:300] for r in decision.reasons[:10]]}
+        bound = {**{k: record[k] for k in _TAG_RECORD_FIELDS}, "model": model_spec.name,
+                 "version": version, "stage": stage, "source_run_id": mv.run_id,
+                 "failed_checks": failed[:1500], "reasons": [r[:300] for r in decision.reasons]}
+        text = json.dumps(bound, sort_keys=True, default=str)
+        while len(text) > MAX_TAG_CHARS and bound["reasons"]:  # always whole, valid JSON
+            bound["reasons"] = bound["reasons"][:-1]
+            text = json.dumps(bound, sort_keys=True, default=str)
         tags = {VERDICT_TAG: PROMOTED if decision.verdict == "promoted" else REJECTED,
-                RECORD_TAG: json.dumps(bound, sort_keys=True, default=str)[:MAX_TAG_CHARS],
+                RECORD_TAG: text,
                 FAILED_CHECKS_TAG: failed[:MAX_TAG_CHARS] or "none",
                 RUN_TAG: decision.dagster_run_id or "none", TIME_TAG: decision.decided_at,
                 COMMIT_TAG: decision.git_commit or "unknown"}

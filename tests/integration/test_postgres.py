@@ -72,6 +72,7 @@ def test_mlflow_backend_store_on_postgres(tmp_path: Path, pg_database: str) -> N
     assert proc.returncode == 0, proc.stdout + proc.stderr
     mv = client_for(pg_database).get_model_version_by_alias("credit_approval", "champion")
     assert str(mv.version) == "1" and mv.tags["e2e.golden_digest"].startswith("sha256:")
+    assert mv.tags["e2e.gate.verdict"] == "promoted"  # gated, its alias moved under the PG lock
     assert not (home / "mlflow.db").exists()  # nothing fell back to the SQLite default
     engine = sa.create_engine(pg_database)
     with engine.connect() as conn:

@@ -27,3 +27,16 @@ def deliver_slowly(decisions: pd.DataFrame, marker: str, sleep_s: float = 120.0,
     time.sleep(sleep_s)
     out["policy_version"] = KILLED_POLICY
     return out
+
+
+def features_then_move_alias(applications: pd.DataFrame, to_version: str,
+                             min_rows: int = 1000) -> pd.DataFrame:
+    """``credit.build_features``; on a real run's batch, first move ``champion`` of
+    credit_approval to ``to_version`` by hand, as someone could while the run is under way."""
+    if len(applications) >= min_rows:
+        from e2e_assets.home import Home
+        from e2e_assets.model_registry import client_for
+
+        client_for(Home.from_env().tracking_uri).set_registered_model_alias(
+            "credit_approval", "champion", to_version)
+    return credit.build_features(applications)
