@@ -22,7 +22,7 @@ from e2e_assets.orchestration.monitor_checks import (
     build_drift_job_and_schedule,
     build_monitor_checks,
 )
-from e2e_assets.orchestration.resources import MlflowResource, StageStore
+from e2e_assets.orchestration.resources import SHADOW_TAG, MlflowResource, StageStore
 from e2e_assets.protocol import RunContext, StageOutcome, run_stage_protocol
 from e2e_assets.spec import Journey
 
@@ -57,9 +57,10 @@ def _planned(context: dg.AssetExecutionContext, journey: Journey) -> frozenset[s
 def _run_context(context: dg.AssetExecutionContext, journey: Journey, mlflow: MlflowResource,
                  store: StageStore) -> RunContext:
     run_id = context.run.run_id
+    shadow = context.run.tags.get(SHADOW_TAG) == "true"
     return RunContext(run_id=run_id, models=mlflow.served(journey, context.run.tags),
                       store=store.for_run(journey, run_id), tracking_uri=mlflow.tracking_uri,
-                      planned=_planned(context, journey))
+                      planned=_planned(context, journey), publish=not shadow, shadow=shadow)
 
 
 def _to_dagster(journey: Journey, outcome: StageOutcome) -> Iterator[Any]:
