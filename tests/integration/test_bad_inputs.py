@@ -394,3 +394,29 @@ def test_bad_input_never_ends_in_a_traceback(home: Path, tmp_path: Path, case: s
         assert name in out, (name, out[-3000:])
     if spec.code == 2:
         assert _dagster_runs(home) == []
+
+
+# --- the release commands -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (("gate", "credit_approval", "--candidate", "99"), 2,
+     "model 'credit_approval' has no version 99"),
+    (("gate", "credit_approval"), 2, "has no alias 'challenger'"),  # nothing retrained yet
+    (("gate", "credit_approval", "--stage", "decide"), 2, "stage 'decide' serves no model"),
+    (("rollback", "credit_approval"), 2, "no previous blessed champion"),
+    (("retrain", "fraud_credit_variant"), 2, "no retrain hook"),
+    (("run", "credit_approval", "--alias", "challenger"), 2, "has no alias 'challenger'"),
+])
+def test_release_commands_say_what_is_wrong(home: Path, tmp_path: Path, args: tuple[str, ...],
+                                            code: int, message: str) -> None:
+    if "fraud_credit_variant" in args:  # a journey without release.retrain
+        folder = tmp_path / "fraud_credit_variant"
+        folder.mkdir()
+        (folder / "journey.yaml").write_text(
+            (REPO / "tests" / "journeys" / "fraud_credit" / "journey.yaml").read_text())
+        args = (args[0], str(folder / "journey.yaml"))
+    proc = cli(*args, home=home)
+    out = _output(proc)
+    assert proc.returncode == code, out[-3000:]
+    assert message in out, out[-3000:]
+    assert not _dagster_runs(home)  # refused before any run started

@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 
 from e2e_assets.home import Home
-from e2e_assets.model_registry import client_for
-from e2e_assets.release.blessing import FAILED_CHECKS_TAG, RECORD_TAG, VERDICT_TAG, alias_tag
+from e2e_assets.model_registry import client_for, resolve_model
+from e2e_assets.release.blessing import (
+    FAILED_CHECKS_TAG,
+    RECORD_TAG,
+    VERDICT_TAG,
+    alias_tag,
+    blessing_of,
+)
 from tests.conftest import cli
 from tests.helpers import journey_variant, own_experiments
 
@@ -114,7 +120,12 @@ def test_hand_moved_champion_rollback_and_a_version_that_no_longer_passes(
     # Under the journey as shipped, v1 still passes: rollback moves the alias back.
     back = cli("rollback", MODEL, home=home)
     assert back.returncode == 0, back.stdout + back.stderr
-    assert champion(home) == "1" and cli("run", MODEL, home=home).returncode == 0
+    assert champion(home) == "1"
+    served = resolve_model(Home.from_env(str(home)).tracking_uri, f"models:/{MODEL}@champion")
+    assert blessing_of(served).blessed  # the next run serves it
+    history = json.loads(dict(client(home).get_registered_model(MODEL).tags)[
+        alias_tag("champion")])
+    assert history["action"] == "rollback" and history["history"] == []
 
 
 QUALITY_BLOCK = """    - kind: quality                      # on the labelled golden set, MLflow thresholds
