@@ -22,6 +22,7 @@ from e2e_assets.orchestration.monitor_checks import (
     build_drift_job_and_schedule,
     build_monitor_checks,
 )
+from e2e_assets.orchestration.release import ReleaseResource, build_release_definitions
 from e2e_assets.orchestration.resources import SHADOW_TAG, MlflowResource, StageStore
 from e2e_assets.protocol import RunContext, StageOutcome, run_stage_protocol
 from e2e_assets.spec import Journey
@@ -108,7 +109,8 @@ def _stage_asset(journey: Journey, stage: str) -> dg.AssetsDefinition:
 
 def default_resources(home: Home) -> dict[str, Any]:
     return {"mlflow": MlflowResource(tracking_uri=home.tracking_uri),
-            "e2e_store": StageStore(base_dir=str(home.storage))}
+            "e2e_store": StageStore(base_dir=str(home.storage)),
+            "e2e_release": ReleaseResource.for_home(home)}
 
 
 def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> dg.Definitions:
@@ -118,9 +120,11 @@ def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> 
                               description=journey.spec.description or None)
     monitor_checks = build_monitor_checks(journey)
     drift_jobs, schedules = build_drift_job_and_schedule(journey, monitor_checks)
-    return dg.Definitions(assets=build_journey_assets(journey), asset_checks=monitor_checks,
-                          jobs=[job, *drift_jobs], schedules=schedules,
-                          resources=default_resources(home) if home else None)
+    return dg.Definitions.merge(
+        dg.Definitions(assets=build_journey_assets(journey), asset_checks=monitor_checks,
+                       jobs=[job, *drift_jobs], schedules=schedules,
+                       resources=default_resources(home) if home else None),
+        build_release_definitions(journey, journey_job=job.name))
 
 
 def build_definitions(journeys: Sequence[Journey], home: Home) -> dg.Definitions:

@@ -1,0 +1,356 @@
+"""The release loop in Dagster: sustained drift starts a retrain, a retrain starts the gate.
+
+- ``<journey>_retraining_sensor`` reads the drift checks' evaluations from the instance. Drift
+  that fails ``release.drift_ticks`` consecutive evaluations is a drift episode; each episode
+  requests one ``<journey>_retrain`` run (its run key names the episode).
+- ``<journey>_retrain`` calls the core retrain, which registers a challenger; the new version goes
+  into the run's tags, and ``<journey>_gate_after_retrain`` requests ``<journey>_gate`` for that
+  version when the retrain run succeeds.
+- ``<journey>_gate`` calls the core gate; the decision is the op's metadata and the run's tags,
+  and a refusal fails the run, so the UI shows it red.
+- ``<journey>_new_data_sensor`` (a SQL table source with ``release.new_data_column``) requests a
+  journey run when rows with a larger value than the last one seen arrive.
+"""
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field
+
+from e2e_assets.db import engine_for, masked, reason
+from e2e_assets.errors import InfrastructureError, SpecError
+from e2e_assets.home import Home
+from e2e_assets.orchestration.checks import NOT_EVALUATED
+from e2e_assets.orchestration.instance import JOURNEY_TAG
+from e2e_assets.orchestration.resources import ALIAS_TAG, SHADOW_TAG
+from e2e_assets.release.gate import GateDecision, gate_candidates, resolve_candidate
+from e2e_assets.release.retrain import retrain_journey
+from e2e_assets.spec import Journey
+from e2e_assets.spec.model import SqlSource
+
+CANDIDATE_TAG = "e2e/candidate_version"
+CANDIDATE_STAGE_TAG = "e2e/candidate_stage"  # the stage whose model the retrain registered
+VERDICT_TAG = "e2e/gate/verdict"  # as on the gate's validation run
+EPISODE_TAG = "e2e/drift_episode"
+RETRAIN_RUN_TAG = "e2e/retrain_run"
+NEW_DATA_TAG = "e2e/new_data_max"
+# Drift evaluations read per check and sensor tick; an episode longer than this continues the
+# episode already open (the sensor's cursor) rather than starting a new one.
+DRIFT_WINDOW = 200
+
+
+class ReleaseResource(dg.ConfigurableResource):
+    """The home the gate and the retrain work in (registry, sources, hand-offs)."""
+
+    root: str
+    tracking_uri: str
+    database_url: str
+
+    @classmethod
+    def for_home(cls, home: Home) -> "ReleaseResource":
+        return cls(root=str(home.root), tracking_uri=home.tracking_uri,
+                   database_url=home.database_url)
+
+    def home(self) -> Home:
+        return Home(root=Path(self.root), tracking_uri=self.tracking_uri,
+                    database_url=self.database_url)
+
+
+# --- drift episodes (pure) ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DriftTick:
+    """One evaluation of a journey's drift checks: the run that made it, and whether any of the
+    checks it evaluated failed."""
+
+    run_id: str
+    drifted: bool
+
+
+def drift_streak(ticks: Sequence[DriftTick]) -> int:
+    """How many of the newest ``ticks`` (newest first) drifted in a row."""
+    return sum(1 for _ in itertools.takewhile(lambda t: t.drifted, ticks))
+
+
+def drift_episode(ticks: Sequence[DriftTick], k: int, *, complete: bool = True,
+                  open_episode: str | None = None) -> str | None:
+    """The drift episode the newest evaluation belongs to once it has lasted ``k`` evaluations,
+    else None. ``ticks`` are newest first.
+
+    An episode is a streak of drifted evaluations; its id is the run id of the first one, so every
+    later evaluation of the same streak names the same episode. When the streak reaches past the
+    oldest tick and older ones were not read (``complete`` False), its start is unknown: the
+    episode already open (``open_episode``) goes on, else the oldest tick read starts it.
+    """
+    streak = drift_streak(ticks)
+    if streak < k:
+        return None
+    if streak == len(ticks) and not complete and open_episode is not None:
+        return open_episode
+    return ticks[streak - 1].run_id
+
+
+# --- reading the evaluations from the instance --------------------------------------------------
+
+def drift_check_keys(journey: Journey) -> list[dg.AssetCheckKey]:
+    return [dg.AssetCheckKey(dg.AssetKey([journey.name, c.stage]), c.name)
+            for stage in journey.stages for c in journey.checks_for(stage, "monitor")]
+
+
+def _is_evidence(evaluation: dg.AssetCheckEvaluation) -> bool:
+    """A check that could not be evaluated (no stored output, an error) says nothing of drift."""
+    return NOT_EVALUATED not in evaluation.metadata and "error" not in evaluation.metadata
+
+
+def _is_monitoring_run(journey: Journey, tags: Mapping[str, str]) -> bool:
+    """Production evaluations only: not the gate's validation runs, nor a run of another alias."""
+    if tags.get(SHADOW_TAG) == "true":
+        return False
+    model = journey.spec.primary_model
+    alias = tags.get(ALIAS_TAG)
+    return alias is None or model is None or alias == model.alias
+
+
+def read_drift_ticks(instance: dg.DagsterInstance, journey: Journey,
+                     window: int = DRIFT_WINDOW) -> tuple[list[DriftTick], bool]:
+    """The journey's drift evaluations, one tick per run, newest first; and whether that is the
+    whole history (False when some check had more than ``window`` evaluations)."""
+    newest: dict[str, int] = {}
+    drifted: dict[str, bool] = {}
+    complete = True
+    for key in drift_check_keys(journey):
+        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=window)
+        complete = complete and len(records) < window
+        for record in records:
+            evaluation = record.evaluation  # the planned event while the check has not run
+            if not isinstance(evaluation, dg.AssetCheckEvaluation) or not _is_evidence(evaluation):
+                continue
+            newest[record.run_id] = max(newest.get(record.run_id, 0), record.id)
+            drifted[record.run_id] = drifted.get(record.run_id, False) or not evaluation.passed
+    if not newest:
+        return [], complete
+    runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list(newest)))
+    kept = {run.run_id for run in runs if _is_monitoring_run(journey, run.tags)}
+    order = sorted((run_id for run_id in newest if run_id in kept), key=newest.__getitem__,
+                   reverse=True)
+    return [DriftTick(run_id, drifted[run_id]) for run_id in order], complete
+
+
+def _retraining_sensor(journey: Journey, retrain_job: dg.JobDefinition) -> dg.SensorDefinition:
+    k = journey.spec.release.drift_ticks
+
+    # By name: a sensor holding the job object trips a beta warning in Dagster's resource binding.
+    @dg.sensor(name=f"{journey.name}_retraining_sensor", job_name=retrain_job.name,
+               minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
+               description=f"Requests one {retrain_job.name} run per drift episode: {k} "
+                           f"consecutive failed evaluations of {journey.name}'s drift checks.")
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        ticks, complete = read_drift_ticks(context.instance, journey)
+        open_episode = context.cursor or None
+        episode = drift_episode(ticks, k, complete=complete, open_episode=open_episode)
+        streak = drift_streak(ticks)
+        if episode is None:
+            if open_episode is not None:
+                context.update_cursor(None)  # the episode is over
+            return dg.SkipReason(f"{streak} of {k} consecutive drifted evaluations "
+                                 f"({len(ticks)} read)")
+        if episode == open_episode:
+            return dg.SkipReason(f"drift episode {episode} ({streak} evaluations) already "
+                                 f"requested its retrain")
+        context.update_cursor(episode)
+        return dg.RunRequest(run_key=f"drift_episode:{episode}",
+                             tags={JOURNEY_TAG: journey.name, EPISODE_TAG: episode,
+                                   "e2e/drift_ticks": str(streak)})
+
+    return _sensor
+
+
+# --- new rows in a SQL source -------------------------------------------------------------------
+
+def _parse(value: str, column: sa.Column[Any]) -> Any:
+    """A cursor (the string of a value this column held) as the column's Python type."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return value
+    if kind in (datetime, date):
+        return kind.fromisoformat(value)
+    return kind(value)
+
+
+def new_rows(url: str, table: str, column: str, after: str | None) -> tuple[str | None, int]:
+    """The largest value of ``column`` in ``table`` (as a string, None when the table holds
+    none) and how many rows hold a value larger than ``after`` (every row when None)."""
+    try:
+        with engine_for(url).connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                raise InfrastructureError(f"new-data sensor: source table '{table}' does not "
+                                          f"exist at {masked(url)}")
+            reflected = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            if column not in reflected.c:
+                raise SpecError(f"release.new_data_column: table '{table}' has no column "
+                                f"'{column}'; its columns: {list(reflected.c.keys())}")
+            col = reflected.c[column]
+            newest = conn.execute(sa.select(sa.func.max(col))).scalar()
+            count = sa.select(sa.func.count()).select_from(reflected).where(col.is_not(None))
+            if after is not None:
+                count = count.where(col > _parse(after, col))
+            rows = conn.execute(count).scalar() or 0
+    except sa.exc.SQLAlchemyError as exc:
+        raise InfrastructureError(f"new-data sensor: cannot read '{table}' at {masked(url)}: "
+                                  f"{reason(exc)}") from exc
+    return (None if newest is None else str(newest)), int(rows)
+
+
+def _new_data_sensor(journey: Journey, journey_job: str) -> dg.SensorDefinition | None:
+    column = journey.spec.release.new_data_column
+    if column is None:
+        return None
+    source = journey.spec.source
+    if not isinstance(source, SqlSource) or source.table is None:
+        raise dg.DagsterInvalidDefinitionError(
+            f"journey '{journey.name}': release.new_data_column needs a SQL source with a "
+            f"'table'; the source is {source.kind}" + (" with a query" if
+                                                      isinstance(source, SqlSource) else ""))
+    url, table = source.url, source.table
+
+    @dg.sensor(name=f"{journey.name}_new_data_sensor", job_name=journey_job,
+               minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+               description=f"Requests a {journey_job} run when rows with a larger "
+                           f"'{column}' than the last seen arrive in '{table}'.")
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        newest, rows = new_rows(url, table, column, context.cursor or None)
+        if newest is None or rows == 0:
+            return dg.SkipReason(f"no rows in '{table}' with {column} > {context.cursor}"
+                                 if context.cursor else f"'{table}' has no rows yet")
+        context.update_cursor(newest)
+        return dg.RunRequest(run_key=f"new_data:{newest}",
+                             tags={JOURNEY_TAG: journey.name, NEW_DATA_TAG: newest,
+                                   "e2e/new_rows": str(rows)})
+
+    return _sensor
+
+
+# --- the gate and the retrain as jobs -----------------------------------------------------------
+
+class GateConfig(dg.Config):
+    """Which registered version the gate judges."""
+
+    candidate: str | None = Field(default=None, description="A version number or an alias; "
+                                                            "default: the challenger.")
+    stage: str | None = Field(default=None, description="The stage whose model is judged; "
+                                                        "default: the model of record's.")
+
+
+def gate_op_name(journey: Journey) -> str:
+    return f"{journey.name}_gate_decision"
+
+
+def gate_run_config(journey: Journey, candidate: str, stage: str | None = None
+                    ) -> dg.RunConfig:
+    return dg.RunConfig(ops={gate_op_name(journey): GateConfig(candidate=candidate,
+                                                               stage=stage)})
+
+
+def _metadata(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A gate record (JSON-like) as Dagster metadata: scalars as they are, the rest as JSON."""
+    return {k: v if isinstance(v, (str, int, float, bool)) else
+            "none" if v is None else dg.MetadataValue.json(v) for k, v in record.items()}
+
+
+def _decision_tags(decision: GateDecision) -> dict[str, str]:
+    return {JOURNEY_TAG: decision.journey, VERDICT_TAG: decision.verdict,
+            CANDIDATE_TAG: decision.candidate_version}
+
+
+def _gate_job(journey: Journey) -> dg.JobDefinition:
+    @dg.op(name=gate_op_name(journey), out=dg.Out(dg.Nothing),
+           description=f"Validate a candidate of {journey.name} and move the champion only if "
+                       f"every blocking check passes; a refusal fails this step.")
+    def _gate(context: dg.OpExecutionContext, config: GateConfig,
+              e2e_release: ReleaseResource) -> Iterator[dg.Output[None]]:
+        home = e2e_release.home()
+        candidates = resolve_candidate(journey, home, config.candidate, config.stage)
+        decision = gate_candidates(journey, home, candidates, instance=context.instance)
+        context.instance.add_run_tags(context.run_id, _decision_tags(decision))
+        metadata = _metadata(decision.as_record())
+        if decision.verdict != "promoted":
+            raise dg.Failure(description=decision.describe(), metadata=metadata,
+                             allow_retries=False)
+        yield dg.Output(None, metadata=metadata)
+
+    @dg.job(name=f"{journey.name}_gate", tags={JOURNEY_TAG: journey.name},
+            description=f"The promotion gate of {journey.name}: the whole journey validated "
+                        f"against the candidate; the decision recorded in MLflow and here.")
+    def _job() -> None:
+        _gate()
+
+    return _job
+
+
+def _retrain_job(journey: Journey) -> dg.JobDefinition:
+    @dg.op(name=f"{journey.name}_retrain_model", out=dg.Out(dg.Nothing),
+           description=f"Retrain {journey.name}'s model and register it as the challenger.")
+    def _retrain(context: dg.OpExecutionContext,
+                 e2e_release: ReleaseResource) -> Iterator[dg.Output[None]]:
+        result = retrain_journey(journey, e2e_release.home())
+        context.instance.add_run_tags(context.run_id, {CANDIDATE_TAG: result.version,
+                                                       CANDIDATE_STAGE_TAG: result.stage})
+        yield dg.Output(None, metadata={"model": result.model, "version": result.version,
+                                        "alias": result.alias, "stage": result.stage})
+
+    @dg.job(name=f"{journey.name}_retrain", tags={JOURNEY_TAG: journey.name},
+            description=f"Retrain {journey.name}'s model; a success starts its gate.")
+    def _job() -> None:
+        _retrain()
+
+    return _job
+
+
+def _gate_after_retrain(journey: Journey, retrain_job: dg.JobDefinition,
+                        gate_job: dg.JobDefinition) -> dg.RunStatusSensorDefinition:
+    # Running by default: a retrain whose candidate nobody judges would be a loop left open.
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS,
+                          name=f"{journey.name}_gate_after_retrain",
+                          monitored_jobs=[retrain_job], request_job=gate_job,
+                          default_status=dg.DefaultSensorStatus.RUNNING,
+                          description=f"Requests {gate_job.name} for the version each successful "
+                                      f"{retrain_job.name} run registered.")
+    def _sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+        run = context.dagster_run
+        version = run.tags.get(CANDIDATE_TAG)
+        if not version:
+            return dg.SkipReason(f"retrain run {run.run_id} recorded no candidate version "
+                                 f"(tag {CANDIDATE_TAG})")
+        stage = run.tags.get(CANDIDATE_STAGE_TAG)
+        return dg.RunRequest(run_key=run.run_id,
+                             run_config=gate_run_config(journey, version, stage),
+                             tags={JOURNEY_TAG: journey.name, CANDIDATE_TAG: version,
+                                   RETRAIN_RUN_TAG: run.run_id})
+
+    return _sensor
+
+
+def build_release_definitions(journey: Journey, journey_job: str) -> dg.Definitions:
+    """The parts of the release loop ``journey``'s spec supports: the gate when it serves a model;
+    the retrain, its sensors and the gate after it when it has a retrain hook; the new-data
+    sensor when it names a new-data column. ``journey_job`` is the job new data requests."""
+    jobs: list[dg.JobDefinition] = []
+    sensors: list[dg.SensorDefinition] = []
+    if journey.spec.record_stage is not None:
+        jobs.append(gate_job := _gate_job(journey))
+        if journey.spec.release.retrain is not None:
+            jobs.append(retrain_job := _retrain_job(journey))
+            sensors.append(_gate_after_retrain(journey, retrain_job, gate_job))
+            if drift_check_keys(journey):
+                sensors.append(_retraining_sensor(journey, retrain_job))
+    new_data = _new_data_sensor(journey, journey_job)
+    if new_data is not None:
+        sensors.append(new_data)
+    return dg.Definitions(jobs=jobs, sensors=sensors)
