@@ -33,7 +33,7 @@ from e2e_assets.checks.base import (
     missing_columns,
     register,
 )
-from e2e_assets.checks.quality import METRICS
+from e2e_assets.checks.quality import METRICS, model_check_problem
 from e2e_assets.errors import GoldenError, GoldenTamperedError
 from e2e_assets.release.evaluation import (
     Versions,
@@ -77,17 +77,7 @@ class ChallengerOptions(Options):
 def _validate(spec: Any, stage: str, options: ChallengerOptions) -> tuple[str, str] | None:
     if spec.labels is None and (options.metrics or options.kpis):
         return "metrics", "comparing quality metrics needs the journey's 'labels:'"
-    if spec.labels is not None:
-        unknown = sorted(set(options.metrics) - set(METRICS[spec.labels.model_type]))
-        if unknown:
-            return "metrics", (f"unknown metrics {unknown} for a {spec.labels.model_type}; "
-                               f"known: {sorted(METRICS[spec.labels.model_type])}")
-    record = spec.record_stage
-    names = spec.stage_names
-    if record is None or names.index(stage) < names.index(record):
-        return "stage", (f"a challenger check runs at or after the stage serving the model of "
-                         f"record ('{record}'), not at '{stage}'")
-    return None
+    return model_check_problem(spec, stage, "challenger", "metrics", options.metrics)
 
 
 def _dry_run(ctx: StageCheckContext, options: ChallengerOptions) -> list[DryRunProblem]:

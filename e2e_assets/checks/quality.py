@@ -57,15 +57,23 @@ def _validate(spec: Any, stage: str, options: QualityOptions) -> tuple[str, str]
     if spec.labels is None:
         return "thresholds", ("a quality check needs the journey's 'labels:' (column, "
                               "prediction, and positive for a classifier)")
-    known = METRICS[spec.labels.model_type]
-    unknown = sorted(set(options.thresholds) - set(known))
-    if unknown:
-        return "thresholds", (f"unknown metrics {unknown} for a {spec.labels.model_type}; "
-                              f"known: {sorted(known)}")
+    return model_check_problem(spec, stage, "quality", "thresholds", options.thresholds)
+
+
+def model_check_problem(spec: Any, stage: str, kind: str, field: str,
+                        metrics: Any) -> tuple[str, str] | None:
+    """The metrics named must exist for the journey's model type, and a check judging the
+    model of record must run at or after the stage that serves it."""
+    if spec.labels is not None:
+        known = METRICS[spec.labels.model_type]
+        unknown = sorted(set(metrics) - set(known))
+        if unknown:
+            return field, (f"unknown metrics {unknown} for a {spec.labels.model_type}; "
+                           f"known: {sorted(known)}")
     record = spec.record_stage
     names = spec.stage_names
     if record is None or names.index(stage) < names.index(record):
-        return "stage", (f"a quality check runs at or after the stage serving the model of "
+        return "stage", (f"a {kind} check runs at or after the stage serving the model of "
                          f"record ('{record}'), not at '{stage}'")
     return None
 

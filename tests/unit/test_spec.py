@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -235,3 +236,29 @@ def test_missing_expectation_suite_fails_at_load(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="not found"):
         load_journey(tmp_path / "nope.yaml")
+
+
+LABELS = "labels: {column: Status, positive: bad, prediction: p_default}\n"
+
+
+@pytest.mark.parametrize(("extra", "field", "message"), [
+    ("checks:\n  score:\n    - kind: quality\n      options: {thresholds: {roc_auc: "
+     "{threshold: 0.7}}}\n", "checks.score.0.options.thresholds", "needs the journey's 'labels:'"),
+    (LABELS + "checks:\n  score:\n    - kind: quality\n      options: {thresholds: {rmse: "
+     "{threshold: 1}}}\n", "checks.score.0.options.thresholds",
+     "unknown metrics ['rmse'] for a classifier"),
+    (LABELS + "checks:\n  features:\n    - kind: challenger\n", "checks.features.0.options.stage",
+     "runs at or after the stage serving the model of record ('score')"),
+    (LABELS + "checks:\n  decide:\n    - kind: challenger\n      options: {metrics: {auc: "
+     "{margin: 0.01}}}\n", "checks.decide.0.options.metrics", "unknown metrics ['auc']"),
+    (LABELS + "checks:\n  score:\n    - kind: quality\n      options: {thresholds: {}}\n",
+     "checks.score.0.options.thresholds", "at least 1 item"),
+    ("release: {drift_ticks: 0}\n", "release.drift_ticks", "greater than or equal to 1"),
+    ("release: {retrain: {function: nope}}\n", "release.retrain.function",
+     "has no function 'nope'"),
+])
+def test_release_settings_are_checked_when_the_spec_loads(tmp_path: Path, extra: str,
+                                                         field: str, message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(message)) as caught:
+        load_journey(write(tmp_path, MINIMAL + extra), variables=VARS)
+    assert caught.value.field == field, caught.value
