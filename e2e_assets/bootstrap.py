@@ -236,6 +236,7 @@ class BootstrapResult:
     ran: bool
     reason: str
     registered: dict[str, str] = field(default_factory=dict)  # stage -> version, gated
+    gate: str = ""  # the gate's decision on them, one line
 
 
 def missing_parts(journey: Journey, home: Home) -> dict[str, str]:
@@ -281,10 +282,12 @@ def bootstrap_journey(journey: Journey, home: Home, *, force: bool = False) -> B
         ctx = BootstrapContext(journey=journey, home=home, seed=journey.spec.seed, force=force,
                                missing=frozenset(missing))
         journey.functions["bootstrap"](ctx, **journey.spec.bootstrap.params)
+        gate = ""
         if ctx.registered:  # only the gate moves the serving alias, even for a first model
-            _gate_or_raise(journey, home, ctx.registered, action="bootstrap")
+            gate = _gate_or_raise(journey, home, ctx.registered, action="bootstrap").describe()
     return BootstrapResult(journey.name, ran=True, reason=reason,
-                           registered=dict(ctx.registered))
+                           registered=dict(ctx.registered), gate=gate.splitlines()[0] if gate
+                           else "")
 
 
 def _gate_or_raise(journey: Journey, home: Home, candidates: dict[str, str], *,

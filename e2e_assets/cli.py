@@ -83,6 +83,8 @@ def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
     if result.ran:
         _say(f"[{result.journey}] bootstrapped in {perf_counter() - started:.1f} s "
              f"(was: {result.reason})")
+        if result.gate:
+            _say(f"[{result.journey}] {result.gate}")
     else:
         _say(f"[{result.journey}] {result.reason}")
 
@@ -146,6 +148,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     runs = [_run_and_print(j, home, None) for j in journeys]
     report = write_report(runs, home.reports, "demo")
     print(f"report: {report}")
+    gates = sorted(home.reports.glob("*-gate.json"))
+    if gates:
+        print(f"gates:  {', '.join(str(g) for g in gates)} (the promotion gate's decisions)")
     print(f"UI:     DAGSTER_HOME={home.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
     return max(r.exit_code for r in runs)
 
