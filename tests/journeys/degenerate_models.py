@@ -43,6 +43,11 @@ def bad_credit_model(ctx: Any, kind: str = "constant") -> None:
         ).fit(x, y)
     elif kind == "small_sample":  # the right model on 150 rows
         model = make_model(ctx.seed).fit(x.head(150), y[:150])
+    elif kind == "few_iterations":  # the right model, stopped after 10 boosting rounds
+        model = make_model(ctx.seed).set_params(model__max_iter=10).fit(x, y)
+    elif kind == "linear":  # a linear model on every numeric feature
+        model = _numeric_only(Pipeline([("scale", StandardScaler()), (
+            "model", LogisticRegression(max_iter=2000))])).fit(x, y)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     golden = serve.sample(200, random_state=1)
