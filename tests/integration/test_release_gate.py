@@ -59,7 +59,7 @@ def test_a_fresh_home_serves_a_champion_blessed_by_the_gate(base_home: Path) -> 
 
 @pytest.mark.parametrize(("kind", "why"), [
     ("constant", "roc_auc 0.500 is below the threshold 0.750"),  # quality
-    ("small_sample", "NOT shown non-inferior on roc_auc"),  # challenger vs the champion
+    ("few_iterations", "NOT shown non-inferior on roc_auc"),  # challenger vs the champion
 ])
 def test_a_bad_model_registered_the_documented_way_never_serves(
         home: Path, tmp_path: Path, kind: str, why: str) -> None:
