@@ -57,6 +57,7 @@ class JourneyRun:
     model: dict[str, str] = field(default_factory=dict)
     wall_time_s: float = 0.0
     problems: tuple[dict[str, object], ...] = ()  # every problem the dry run found
+    unblessed_allowed: bool = False  # a drill served versions the gate has not blessed
 
     @property
     def blocking_failures(self) -> tuple[CheckOutcome, ...]:
@@ -111,6 +112,9 @@ def render_table(run: JourneyRun) -> str:
             label = "FAILED blocking error" if blocks else (
                 "FAILED warn" if c.severity == "warn" else "FAILED non-blocking error")
             lines.append(f"{label} check '{c.name}' on stage '{c.stage}': {c.description}")
+    if run.unblessed_allowed:
+        lines.append("DRILL: --allow-unblessed served versions the promotion gate has not "
+                     "blessed (recorded in the run's tags and this report)")
     verdict = f"{run.status.upper()} in {run.wall_time_s:.1f} s"
     if run.error:
         verdict += f": {run.error}"

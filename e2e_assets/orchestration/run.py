@@ -8,6 +8,7 @@ in Dagster. The instance is the home's, so every headless run shows up in ``dags
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
@@ -70,7 +71,8 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
             **({ALIAS_TAG: alias} if alias else {}), **(tags or {})}
     result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
                                     run_config=_QUIET)
-    return summarize(journey, result, served.summary(), perf_counter() - started)
+    run = summarize(journey, result, served.summary(), perf_counter() - started)
+    return replace(run, unblessed_allowed=bool(served.allow_unblessed) and not shadow)
 
 
 def _baseline_pins(served: ServedModels) -> dict[str, str]:

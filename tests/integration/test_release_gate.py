@@ -106,6 +106,9 @@ def test_hand_moved_champion_rollback_and_a_version_that_no_longer_passes(
     assert "the last gate decision put v2 there" in run.stdout and "moved by hand" in run.stdout
     drill = cli("run", MODEL, "--allow-unblessed", home=home)
     assert drill.returncode == 0, drill.stdout + drill.stderr
+    assert "DRILL: --allow-unblessed served versions" in drill.stdout
+    drill_report = json.loads((home / "reports" / f"{MODEL}.json").read_text())["runs"][0]
+    assert drill_report["unblessed_allowed"] is True and drill_report["model"]["version"] == "1"
     client(home).set_registered_model_alias(MODEL, "champion", "2")
 
     # Rollback re-validates v1 under the journey as it is now: a stricter quality threshold
