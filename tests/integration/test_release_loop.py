@@ -5,9 +5,12 @@ the retraining sensor requests exactly one retrain; the retrain registers a chal
 run-status sensor requests the gate for it; the gate promotes it. Then a retrain that learned
 nothing: the gate refuses it, the champion stays, the candidate carries the reasons.
 
-feature_drift is a warning here: it still starts the retrain, but the reference retrain fits on
-the original training rows plus the recent ones, so the drifted inputs still differ from the
-candidate's training data, and as a blocking check it would refuse every candidate.
+Two settings differ from the reference journey: with the reference ones the gate refuses every
+retrain after this drift (measured). Here feature_drift is a warning (it still starts the retrain,
+but the retrain fits the original training rows plus the recent ones, so the drifted inputs
+still differ from the candidate's training data), and the retrain takes the 300 most recent rows,
+not 1,000 (with 1,000 drifted rows the candidate trails the champion by 0.006-0.009 ROC AUC on
+the champion's golden set, and the 95% CI's lower end falls just past the 0.02 margin).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from tests.helpers import journey_variant
 
 pytestmark = pytest.mark.slow
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-DRIFT_WARNS = {"      name: feature_drift\n":
-               "      name: feature_drift\n      severity: warn\n      blocking: false\n"}
+SETTINGS = {"      name: feature_drift\n":
+            "      name: feature_drift\n      severity: warn\n      blocking: false\n",
+            "recent_rows: 1000": "recent_rows: 300"}
 CONSTANT_RETRAIN = {"function: pipelines.credit_approval.train:retrain":
                     "function: tests.journeys.release_hooks:constant_model"}
 
@@ -66,7 +70,7 @@ def retrain_then_gate(defs: dg.Definitions, instance: dg.DagsterInstance,
 def test_drift_retrains_once_and_the_gate_promotes_then_refuses_a_constant_model(
         home: Path, tmp_path: Path) -> None:
     h = Home.from_env()
-    journey = load(tmp_path / "drift", h, DRIFT_WARNS)
+    journey = load(tmp_path / "drift", h, SETTINGS)
     k = journey.spec.release.drift_ticks
     instance = instance_for(h)
     defs = build_journey_definitions(journey, home=h)
@@ -103,7 +107,7 @@ def test_drift_retrains_once_and_the_gate_promotes_then_refuses_a_constant_model
     assert len(instance.get_runs(filters=dg.RunsFilter(job_name="credit_approval_retrain"))) == 1
 
     # A retrain that learned nothing: refused, the run red, the champion where it was.
-    constant = load(tmp_path / "constant", h, {**DRIFT_WARNS, **CONSTANT_RETRAIN})
+    constant = load(tmp_path / "constant", h, {**SETTINGS, **CONSTANT_RETRAIN})
     refused, gate = retrain_then_gate(build_journey_definitions(constant, home=h), instance)
     assert not gate.success
     (failure,) = [e for e in gate.all_events if e.is_step_failure]
