@@ -59,7 +59,7 @@ def ticks(*flags: str) -> list[DriftTick]:
     ("", None), ("p", None), ("ddp", None), ("dd", None), ("pddd", None),
     ("dddp", "r2"), ("ddd", "r2"), ("ddddp", "r3"), ("dddddpddd", "r4"),
 ])
-def test_episode_is_named_by_its_drifted_runs_evaluation(history: str,
+def test_episode_is_named_by_its_first_drifted_evaluation(history: str,
                                                           episode: str | None) -> None:
     assert drift_episode(ticks(*history), K) == episode
 
