@@ -6,6 +6,7 @@ in the journey job, the output of the same run; from ``<journey>_drift_checks`` 
 In the journey job they run after their stage and, when blocking, stop the stages downstream.
 """
 
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
@@ -14,7 +15,7 @@ from e2e_assets.checks.base import CheckResult, ConfiguredCheck, StageCheckConte
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
-from e2e_assets.orchestration.resources import MlflowResource, StageStore
+from e2e_assets.orchestration.resources import SHADOW_TAG, MlflowResource, StageStore
 from e2e_assets.spec import Journey
 
 DEFAULT_CRON = "0 * * * *"
@@ -57,9 +58,23 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
                                       "model_version": record.version if record else "none",
                                       "output_from_run": mine.ref.run_id if mine else
                                       store.latest().get(stage, "")}
-        return to_check_result(journey, evaluate_one(ctx, check), provenance)
+        evaluated = evaluate_one(ctx, check)
+        if context.run.tags.get(SHADOW_TAG) == "true" and not evaluated.result.passed:
+            evaluated = _reported_not_blocking(evaluated)
+        return to_check_result(journey, evaluated, provenance)
 
     return _check
+
+
+def _reported_not_blocking(evaluated: EvaluatedCheck) -> EvaluatedCheck:
+    """In the promotion gate's validation run, drift is reported as a warning: the data
+    drifted (that is why the candidate exists), the candidate did not. The candidate is judged
+    by quality, challenger, golden, contract and rules checks; drift keeps its say in the
+    journey's own runs and in the retraining sensor."""
+    note = " (gate validation run: drift is reported, not blocking)"
+    result = replace(evaluated.result, summary=evaluated.result.summary + note,
+                     metadata={**evaluated.result.metadata, "gate_run": True})
+    return replace(evaluated, severity="warn", blocking=False, result=result)
 
 
 def drift_checks_job_name(journey: Journey) -> str:

@@ -6,60 +6,43 @@
 - ``<journey>_retrain`` calls the core retrain, which registers a challenger; the new version goes
   into the run's tags, and ``<journey>_gate_after_retrain`` requests ``<journey>_gate`` for that
   version when the retrain run succeeds.
-- ``<journey>_gate`` calls the core gate; the decision is the op's metadata and the run's tags,
-  and a refusal fails the run, so the UI shows it red.
+- ``<journey>_gate`` and ``<journey>_rollback`` (in :mod:`.release_jobs`) call the core gate;
+  the decision is the op's metadata and the run's tags, and a refusal fails the run (red).
 - ``<journey>_new_data_sensor`` (a SQL table source with ``release.new_data_column``) requests a
   journey run when rows with a larger value than the last one seen arrive.
 """
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import Field
 
 from e2e_assets.db import engine_for, masked, reason
 from e2e_assets.errors import InfrastructureError, SpecError
-from e2e_assets.home import Home
 from e2e_assets.orchestration.checks import NOT_EVALUATED
 from e2e_assets.orchestration.instance import JOURNEY_TAG
+from e2e_assets.orchestration.release_jobs import (
+    CANDIDATE_TAG,
+    VERDICT_TAG,
+    ReleaseResource,
+    gate_after_retrain,
+    gate_job,
+    retrain_job,
+    rollback_job,
+)
 from e2e_assets.orchestration.resources import ALIAS_TAG, SHADOW_TAG
-from e2e_assets.release.gate import GateDecision, gate_candidates, resolve_candidate
-from e2e_assets.release.retrain import retrain_journey
 from e2e_assets.spec import Journey
 from e2e_assets.spec.model import SqlSource
 
-CANDIDATE_TAG = "e2e/candidate_version"
-CANDIDATE_STAGE_TAG = "e2e/candidate_stage"  # the stage whose model the retrain registered
-VERDICT_TAG = "e2e/gate/verdict"  # as on the gate's validation run
 EPISODE_TAG = "e2e/drift_episode"
-RETRAIN_RUN_TAG = "e2e/retrain_run"
 NEW_DATA_TAG = "e2e/new_data_max"
 # Drift evaluations read per check and sensor tick; an episode longer than this continues the
 # episode already open (the sensor's cursor) rather than starting a new one.
 DRIFT_WINDOW = 200
-
-
-class ReleaseResource(dg.ConfigurableResource):
-    """The home the gate and the retrain work in (registry, sources, hand-offs)."""
-
-    root: str
-    tracking_uri: str
-    database_url: str
-
-    @classmethod
-    def for_home(cls, home: Home) -> "ReleaseResource":
-        return cls(root=str(home.root), tracking_uri=home.tracking_uri,
-                   database_url=home.database_url)
-
-    def home(self) -> Home:
-        return Home(root=Path(self.root), tracking_uri=self.tracking_uri,
-                    database_url=self.database_url)
 
 
 # --- drift episodes (pure) ----------------------------------------------------------------------
@@ -237,106 +220,6 @@ def _new_data_sensor(journey: Journey, journey_job: str) -> dg.SensorDefinition 
     return _sensor
 
 
-# --- the gate and the retrain as jobs -----------------------------------------------------------
-
-class GateConfig(dg.Config):
-    """Which registered version the gate judges."""
-
-    candidate: str | None = Field(default=None, description="A version number or an alias; "
-                                                            "default: the challenger.")
-    stage: str | None = Field(default=None, description="The stage whose model is judged; "
-                                                        "default: the model of record's.")
-
-
-def gate_op_name(journey: Journey) -> str:
-    return f"{journey.name}_gate_decision"
-
-
-def gate_run_config(journey: Journey, candidate: str, stage: str | None = None
-                    ) -> dg.RunConfig:
-    return dg.RunConfig(ops={gate_op_name(journey): GateConfig(candidate=candidate,
-                                                               stage=stage)})
-
-
-def _metadata(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A gate record (JSON-like) as Dagster metadata: scalars as they are, the rest as JSON."""
-    return {k: v if isinstance(v, (str, int, float, bool)) else
-            "none" if v is None else dg.MetadataValue.json(v) for k, v in record.items()}
-
-
-def _decision_tags(decision: GateDecision) -> dict[str, str]:
-    return {JOURNEY_TAG: decision.journey, VERDICT_TAG: decision.verdict,
-            CANDIDATE_TAG: decision.candidate_version}
-
-
-def _gate_job(journey: Journey) -> dg.JobDefinition:
-    @dg.op(name=gate_op_name(journey), out=dg.Out(dg.Nothing),
-           description=f"Validate a candidate of {journey.name} and move the champion only if "
-                       f"every blocking check passes; a refusal fails this step.")
-    def _gate(context: dg.OpExecutionContext, config: GateConfig,
-              e2e_release: ReleaseResource) -> Iterator[dg.Output[None]]:
-        home = e2e_release.home()
-        candidates = resolve_candidate(journey, home, config.candidate, config.stage)
-        decision = gate_candidates(journey, home, candidates, instance=context.instance)
-        context.instance.add_run_tags(context.run_id, _decision_tags(decision))
-        metadata = _metadata(decision.as_record())
-        if decision.verdict != "promoted":
-            raise dg.Failure(description=decision.describe(), metadata=metadata,
-                             allow_retries=False)
-        yield dg.Output(None, metadata=metadata)
-
-    @dg.job(name=f"{journey.name}_gate", tags={JOURNEY_TAG: journey.name},
-            description=f"The promotion gate of {journey.name}: the whole journey validated "
-                        f"against the candidate; the decision recorded in MLflow and here.")
-    def _job() -> None:
-        _gate()
-
-    return _job
-
-
-def _retrain_job(journey: Journey) -> dg.JobDefinition:
-    @dg.op(name=f"{journey.name}_retrain_model", out=dg.Out(dg.Nothing),
-           description=f"Retrain {journey.name}'s model and register it as the challenger.")
-    def _retrain(context: dg.OpExecutionContext,
-                 e2e_release: ReleaseResource) -> Iterator[dg.Output[None]]:
-        result = retrain_journey(journey, e2e_release.home())
-        context.instance.add_run_tags(context.run_id, {CANDIDATE_TAG: result.version,
-                                                       CANDIDATE_STAGE_TAG: result.stage})
-        yield dg.Output(None, metadata={"model": result.model, "version": result.version,
-                                        "alias": result.alias, "stage": result.stage})
-
-    @dg.job(name=f"{journey.name}_retrain", tags={JOURNEY_TAG: journey.name},
-            description=f"Retrain {journey.name}'s model; a success starts its gate.")
-    def _job() -> None:
-        _retrain()
-
-    return _job
-
-
-def _gate_after_retrain(journey: Journey, retrain_job: dg.JobDefinition,
-                        gate_job: dg.JobDefinition) -> dg.RunStatusSensorDefinition:
-    # Running by default: a retrain whose candidate nobody judges would be a loop left open.
-    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS,
-                          name=f"{journey.name}_gate_after_retrain",
-                          monitored_jobs=[retrain_job], request_job=gate_job,
-                          default_status=dg.DefaultSensorStatus.RUNNING,
-                          description=f"Requests {gate_job.name} for the version each successful "
-                                      f"{retrain_job.name} run registered.")
-    def _sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-        run = context.dagster_run
-        version = run.tags.get(CANDIDATE_TAG)
-        if not version:
-            return dg.SkipReason(f"retrain run {run.run_id} recorded no candidate version "
-                                 f"(tag {CANDIDATE_TAG})")
-        stage = run.tags.get(CANDIDATE_STAGE_TAG)
-        return dg.RunRequest(run_key=run.run_id,
-                             run_config=gate_run_config(journey, version, stage),
-                             tags={JOURNEY_TAG: journey.name, CANDIDATE_TAG: version,
-                                   RETRAIN_RUN_TAG: run.run_id})
-
-    return _sensor
-
-
 def build_release_definitions(journey: Journey, journey_job: str) -> dg.Definitions:
     """The parts of the release loop ``journey``'s spec supports: the gate when it serves a model;
     the retrain, its sensors and the gate after it when it has a retrain hook; the new-data
@@ -344,13 +227,18 @@ def build_release_definitions(journey: Journey, journey_job: str) -> dg.Definiti
     jobs: list[dg.JobDefinition] = []
     sensors: list[dg.SensorDefinition] = []
     if journey.spec.record_stage is not None:
-        jobs.append(gate_job := _gate_job(journey))
+        jobs += [gate := gate_job(journey), rollback_job(journey)]
         if journey.spec.release.retrain is not None:
-            jobs.append(retrain_job := _retrain_job(journey))
-            sensors.append(_gate_after_retrain(journey, retrain_job, gate_job))
+            jobs.append(retrain := retrain_job(journey))
+            sensors.append(gate_after_retrain(journey, retrain, gate))
             if drift_check_keys(journey):
-                sensors.append(_retraining_sensor(journey, retrain_job))
+                sensors.append(_retraining_sensor(journey, retrain))
     new_data = _new_data_sensor(journey, journey_job)
     if new_data is not None:
         sensors.append(new_data)
     return dg.Definitions(jobs=jobs, sensors=sensors)
+
+
+__all__ = ["CANDIDATE_TAG", "VERDICT_TAG", "DriftTick", "ReleaseResource",
+           "build_release_definitions", "drift_episode", "drift_streak", "new_rows",
+           "read_drift_ticks"]

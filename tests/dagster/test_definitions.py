@@ -34,6 +34,11 @@ def test_groups_dependencies_and_jobs(tmp_path: object) -> None:
             assert node.group_name == journey
             assert node.parent_keys == {dg.AssetKey([journey, prev])}
         assert defs.resolve_job_def(f"{journey}_journey") is not None
+        for release_job in ("gate", "rollback", "retrain"):  # the release loop, per journey
+            assert defs.resolve_job_def(f"{journey}_{release_job}") is not None
+        for sensor in ("retraining_sensor", "gate_after_retrain"):
+            assert defs.resolve_sensor_def(f"{journey}_{sensor}") is not None
+    assert defs.resolve_sensor_def("credit_approval_new_data_sensor") is not None  # a SQL source
     specs = {s.key: s for s in defs.resolve_all_asset_specs()}
     decide = specs[dg.AssetKey(["credit_approval", "decide"])]
     assert decide.description.startswith("Approve / review / decline")  # stage docstring
