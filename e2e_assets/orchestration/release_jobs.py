@@ -85,6 +85,15 @@ def _shown(context: dg.OpExecutionContext, decision: GateDecision) -> Iterator[d
     yield dg.Output(None, metadata=metadata)
 
 
+def _single_op_job(journey: Journey, name: str, op: Any, description: str) -> dg.JobDefinition:
+    @dg.job(name=f"{journey.name}_{name}", tags={JOURNEY_TAG: journey.name},
+            description=description)
+    def _job() -> None:
+        op()
+
+    return _job
+
+
 def gate_job(journey: Journey) -> dg.JobDefinition:
     @dg.op(name=gate_op_name(journey), out=dg.Out(dg.Nothing),
            description=f"Validate a candidate of {journey.name} and move the champion only if "
@@ -96,13 +105,9 @@ def gate_job(journey: Journey) -> dg.JobDefinition:
         yield from _shown(context, gate_candidates(journey, home, candidates,
                                                    instance=context.instance))
 
-    @dg.job(name=f"{journey.name}_gate", tags={JOURNEY_TAG: journey.name},
-            description=f"The promotion gate of {journey.name}: the whole journey validated "
-                        f"against the candidate; the decision recorded in MLflow and here.")
-    def _job() -> None:
-        _gate()
-
-    return _job
+    return _single_op_job(journey, "gate", _gate,
+                          f"The promotion gate of {journey.name}: the whole journey validated "
+                          f"against the candidate; the decision recorded in MLflow and here.")
 
 
 def rollback_job(journey: Journey) -> dg.JobDefinition:
@@ -117,13 +122,9 @@ def rollback_job(journey: Journey) -> dg.JobDefinition:
                                                    action="rollback",
                                                    instance=context.instance))
 
-    @dg.job(name=f"{journey.name}_rollback", tags={JOURNEY_TAG: journey.name},
-            description=f"Roll {journey.name}'s champion back to the previous one, if it still "
-                        f"passes the whole journey.")
-    def _job() -> None:
-        _rollback()
-
-    return _job
+    return _single_op_job(journey, "rollback", _rollback,
+                          f"Roll {journey.name}'s champion back to the previous one, if it still "
+                          f"passes the whole journey.")
 
 
 def retrain_job(journey: Journey) -> dg.JobDefinition:
@@ -137,16 +138,12 @@ def retrain_job(journey: Journey) -> dg.JobDefinition:
         yield dg.Output(None, metadata={"model": result.model, "version": result.version,
                                         "alias": result.alias, "stage": result.stage})
 
-    @dg.job(name=f"{journey.name}_retrain", tags={JOURNEY_TAG: journey.name},
-            description=f"Retrain {journey.name}'s model; a success starts its gate.")
-    def _job() -> None:
-        _retrain()
-
-    return _job
+    return _single_op_job(journey, "retrain", _retrain,
+                          f"Retrain {journey.name}'s model; a success starts its gate.")
 
 
 def gate_after_retrain(journey: Journey, retrain_job: dg.JobDefinition,
-                        gate_job: dg.JobDefinition) -> dg.RunStatusSensorDefinition:
+                       gate_job: dg.JobDefinition) -> dg.RunStatusSensorDefinition:
     # Running by default: a retrain whose candidate nobody judges would be a loop left open.
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS,
                           name=f"{journey.name}_gate_after_retrain",
