@@ -45,7 +45,12 @@ def main() -> None:
                 ("run credit_approval", ["run", "credit_approval"], repeat),
                 ("run loan_pricing", ["run", "loan_pricing"], repeat),
                 ("validate credit_approval (dry run on 50 rows)",
-                 ["validate", "credit_approval"], repeat)]
+                 ["validate", "credit_approval"], repeat),
+                ("retrain credit_approval (registers challenger)",
+                 ["retrain", "credit_approval"], repeat),
+                ("gate credit_approval --candidate challenger",
+                 ["gate", "credit_approval", "--candidate", "challenger"], repeat),
+                ("rollback credit_approval", ["rollback", "credit_approval"], 1)]
         for label, args, n in plan:
             results = [timed(args, env) for _ in range(n)]
             codes = {code for _, _, code in results}

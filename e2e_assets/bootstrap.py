@@ -8,6 +8,8 @@ artifacts with digests, the version tagged and given the spec's alias.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import tempfile
 import warnings
@@ -226,7 +228,8 @@ class BootstrapContext:
                                 f"{found.rstrip('.')}; review them and list them under the "
                                 f"model's trusted_types", file=str(self.journey.path),
                                 field="model.trusted_types") from None
-        mv = mlflow.register_model(info.model_uri, model_spec.name, tags=tags)
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..."
+            mv = mlflow.register_model(info.model_uri, model_spec.name, tags=tags)
         return str(mv.version)
 
 
