@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from e2e_assets.errors import ModelResolutionError, SpecError
+from e2e_assets.errors import EXIT_CONFIG, InfrastructureError, ModelResolutionError, SpecError
 from e2e_assets.home import Home
 from e2e_assets.model_registry import ResolvedModel, client_for, resolve_model, tracking
 from e2e_assets.release.alias_lock import alias_lock
@@ -168,6 +168,9 @@ def gate_candidates(journey: Journey, home: Home, candidates: Mapping[str, str],
                           allow_unblessed=frozenset(candidates))
     tags = {GATE_TAG: f"{action} " + ",".join(f"{s}=v{v}" for s, v in candidates.items())}
     run = (execute or _headless(home, instance))(served, tags)
+    if run.run_id is None and run.error_exit_code == EXIT_CONFIG:
+        raise InfrastructureError(f"the gate could not run the journey, so it decided nothing "
+                                  f"(the alias and the candidate are untouched): {run.error}")
     reasons = _reasons(journey, run)
     decided_at = datetime.now(UTC).isoformat(timespec="seconds")
     model_spec = _model_spec(journey, next(iter(candidates)))

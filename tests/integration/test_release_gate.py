@@ -146,3 +146,18 @@ def test_gate_without_a_quality_check_is_a_configuration_error(home: Path, tmp_p
     proc = cli("gate", str(journey), "--candidate", "1", home=home)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "lacks a 'quality' check" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_gate_that_cannot_run_the_journey_decides_nothing(home: Path) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(Home.from_env(str(home)).database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE credit_applications"))
+    engine.dispose()
+    proc = cli("gate", MODEL, "--candidate", "1", home=home)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "the gate could not run the journey, so it decided nothing" in proc.stderr
+    assert "credit_applications" in proc.stderr and "Traceback" not in proc.stderr
+    assert version_tags(home, "1")[VERDICT_TAG] == "promoted"  # not tagged rejected
+    assert champion(home) == "1"
