@@ -20,7 +20,10 @@ large ones by the floor. A distance method chosen explicitly is its own effect s
 when it reaches its threshold.
 
 Nulls are dropped before testing (a null burst is the expectations' job); a column empty on
-either side is reported with ``note='empty'`` and never flagged.
+either side is reported with ``note='empty'`` and never flagged. Categories of the current batch
+that the reference lacks are named in ``note`` on every engine (in memory, prepared, SQL) and
+weigh in the test and the effect size like any other; a two-proportion test (``z_test``,
+``fisher_exact``) faced with a third category gives way to ``chi_square`` on the whole table.
 """
 
 from __future__ import annotations
@@ -34,14 +37,13 @@ from scipy import stats
 
 from e2e_assets.drift.parallel import map_threads
 from e2e_assets.drift.prepared import (
-    FAST_METHODS,
     PreparedColumn,
     PreparedReference,
+    category_counts,
     category_values,
     column_kind,
-    fast_categorical,
-    fast_numeric,
     numeric_values,
+    prepared_outcomes,
 )
 from e2e_assets.drift.registry import METHODS, Outcome
 from e2e_assets.errors import UnknownNameError
@@ -116,6 +118,35 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
+def unseen_categories(kind: str, ref_categories: np.ndarray, cur_categories: np.ndarray
+                      ) -> list[str]:
+    """Categories of the current batch that the reference never had (none for numbers)."""
+    if kind == "numeric":
+        return []
+    return sorted(set(map(str, cur_categories)) - set(map(str, ref_categories)))
+
+
+def resolve_method(kind: str, col: str, method: str, ref_categories: np.ndarray,
+                   unseen: Sequence[str]) -> tuple[str, str]:
+    """The method that can answer, and a note on unseen categories.
+
+    A binary-only test (two proportions) cannot compare three or more categories: when the
+    current batch brings categories a two-valued reference lacks, chi-square on the whole table
+    answers instead (for two categories it is the squared two-proportion z-test).
+    """
+    spec = METHODS[method]
+    if kind not in spec.kinds:
+        raise ValueError(f"drift method '{method}' does not accept {kind} column '{col}'; it "
+                         f"accepts {sorted(spec.kinds)}")
+    if not unseen:
+        return method, ""
+    shown = ", ".join(repr(u) for u in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+    note = f"unseen categories: {shown}"
+    if spec.kinds == {"binary"} and len(set(map(str, ref_categories))) + len(unseen) > 2:
+        return "chi_square", f"{note}; {method} needs two categories, chi_square used"
+    return method, note
+
+
 def _evaluate(col: str, kind: str, prepared: PreparedColumn | None, ref: pd.Series | None,
               cur: pd.Series, method: str | None) -> tuple[str, str, Outcome, float | None,
                                                            int, int, str]:
@@ -124,25 +155,27 @@ def _evaluate(col: str, kind: str, prepared: PreparedColumn | None, ref: pd.Seri
     if n_cur == 0 or n_ref == 0:
         return col, method or "-", Outcome(float("nan"), None), None, n_ref, n_cur, "empty"
     method = method or default_method(kind, n_ref, n_cur)
+    cur_counts = category_counts(cur) if kind != "numeric" else None
+    ref_cats: np.ndarray = np.array([], dtype=object)
+    if kind != "numeric" and prepared is not None and prepared.categories is not None:
+        ref_cats = prepared.categories
+    elif kind != "numeric" and ref is not None:
+        ref_cats = category_counts(ref).index.to_numpy(object)
+    unseen = unseen_categories(kind, ref_cats, np.array([], dtype=object) if cur_counts is None
+                               else cur_counts.index.to_numpy(object))
+    method, note = resolve_method(kind, col, method, ref_cats, unseen)
     spec = METHODS[method]
-    if kind not in spec.kinds:
-        raise ValueError(f"drift method '{method}' does not accept {kind} column '{col}'; it "
-                         f"accepts {sorted(spec.kinds)}")
     wanted = [method] + ([EFFECT_METHOD[kind]] if spec.score == "p_value" else [])
-    if prepared is not None and set(wanted) <= FAST_METHODS:
-        if kind == "numeric":
-            results = fast_numeric(prepared, numeric_values(cur), wanted)
-        else:
-            results = fast_categorical(prepared, cur, wanted)
+    if prepared is not None:
+        results = prepared_outcomes(prepared, cur, wanted)
     else:
         if ref is None:
-            raise ValueError(f"drift method '{method}' has no fast path: pass the reference "
-                             f"frame, not a prepared reference (fast: {sorted(FAST_METHODS)})")
+            raise ValueError(f"column '{col}': neither a reference frame nor a prepared reference")
         values = numeric_values if kind == "numeric" else category_values
         results = {m: METHODS[m].fn(values(ref), values(cur)) for m in wanted}
     outcome = results[method]
     effect = results[wanted[-1]].statistic if spec.score == "p_value" else outcome.statistic
-    return col, method, outcome, effect, n_ref, n_cur, ""
+    return col, method, outcome, effect, n_ref, n_cur, note
 
 
 def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
@@ -209,11 +242,11 @@ def assemble(raw: Sequence[RawResult], *, alpha: float, fdr: bool,
             floor = floors[kind]
             drifted = adj < alpha and effect is not None and effect >= floor
             out.append(ColumnDrift(col, kind, method, outcome.statistic, outcome.p_value, alpha,
-                                   bool(drifted), effect, adj, floor, n_ref, n_cur))
+                                   bool(drifted), effect, adj, floor, n_ref, n_cur, note))
         else:
             out.append(ColumnDrift(col, kind, method, outcome.statistic, None, spec.threshold,
                                    spec.drifted(outcome), outcome.statistic,
-                                   n_reference=n_ref, n_current=n_cur))
+                                   n_reference=n_ref, n_current=n_cur, note=note))
     return DriftReport(columns=out, alpha=alpha, fdr=fdr, share_threshold=share,
                        reference_key=key)
 

@@ -12,6 +12,11 @@ grid:
   standard deviations of scipy's exact value in the tests (the default floor is 0.1).
 - psi / jensen_shannon / hellinger / kl_div / tvd: the same decile bins as the exact functions.
 
+Every other registered test runs its exact function against the reference's own values, so it
+gives the in-memory statistic: numbers from the sorted reference sample that ``prepare(...,
+keep_sample=True)`` keeps (it costs the reference's size in memory, so it is kept only when asked
+for), categories from the category counts (always kept).
+
 The documented error bounds are tested against the exact functions in tests/unit.
 """
 
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +33,17 @@ import pandas as pd
 from scipy import stats
 
 from e2e_assets.drift.binning import EPS, SHARE_DISTANCES, bin_counts, bin_edges
-from e2e_assets.drift.registry import Outcome
+from e2e_assets.drift.registry import METHODS, Outcome
 from e2e_assets.errors import E2EAssetsError
 
 GRID = 1000
 FAST_METHODS = frozenset({"ks", "wasserstein", "psi", "jensen_shannon", "hellinger", "kl_div",
                           "tvd", "chi_square", "g_test", "z_test", "fisher_exact"})
+
+
+def needs_sample(methods: Iterable[str]) -> bool:
+    """Whether any of ``methods`` runs on the reference's values instead of its summary."""
+    return any(m not in FAST_METHODS for m in methods)
 
 
 def column_kind(values: pd.Series) -> str:
@@ -71,6 +81,7 @@ class PreparedColumn:
     scale: float = 1.0                   # reference std (1.0 if constant)
     categories: np.ndarray | None = None
     counts: np.ndarray | None = None
+    sample: np.ndarray | None = None     # sorted reference values, if kept (numeric)
 
 
 def category_counts(s: pd.Series) -> pd.Series:
@@ -82,7 +93,7 @@ def category_counts(s: pd.Series) -> pd.Series:
 
 
 def prepare_column(name: str, s: pd.Series, kind: str | None = None,
-                   grid: int = GRID) -> PreparedColumn:
+                   grid: int = GRID, keep_sample: bool = False) -> PreparedColumn:
     kind = kind or column_kind(s)
     if kind != "numeric":
         vc = category_counts(s)
@@ -91,19 +102,21 @@ def prepare_column(name: str, s: pd.Series, kind: str | None = None,
     ref = np.sort(numeric_values(s))
     n = len(ref)
     if n == 0:
-        return PreparedColumn(name, kind, 0)
+        return PreparedColumn(name, kind, 0, sample=ref if keep_sample else None)
     edges = np.unique(ref[np.minimum((np.arange(grid + 1) * (n - 1)) // grid, n - 1)])
     cdf = np.searchsorted(ref, edges, side="right") / n
     dec = bin_edges(ref)
     sd = float(ref.std())
     return PreparedColumn(name, kind, n, edges=edges, cdf=cdf, deciles=dec,
-                          decile_shares=bin_counts(ref, dec) / n, scale=sd if sd > 0 else 1.0)
+                          decile_shares=bin_counts(ref, dec) / n, scale=sd if sd > 0 else 1.0,
+                          sample=ref if keep_sample else None)
 
 
 @dataclass(frozen=True)
 class PreparedReference:
     key: str
     columns: Mapping[str, PreparedColumn]
+    keep_sample: bool = False
 
 
 _CACHE: OrderedDict[str, PreparedReference] = OrderedDict()
@@ -111,25 +124,40 @@ _LOCK = threading.Lock()
 CACHE_SIZE = 8
 
 
+def _cached(key: str, keep_sample: bool) -> PreparedReference | None:
+    """The cached reference for ``key``; one prepared without its sample does not serve a
+    request that needs the sample."""
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is None or (keep_sample and not hit.keep_sample):
+            return None
+        _CACHE.move_to_end(key)
+        return hit
+
+
 def prepare(reference: pd.DataFrame, *, key: str | None = None,
             columns: Sequence[str] | None = None, kinds: Mapping[str, str] | None = None,
-            grid: int = GRID) -> PreparedReference:
-    """Prepare (or fetch from the in-process cache, by ``key``) a reference frame."""
+            grid: int = GRID, keep_sample: bool = False) -> PreparedReference:
+    """Prepare (or fetch from the in-process cache, by ``key``) a reference frame.
+
+    ``keep_sample`` keeps each numeric column's sorted values, for the tests that have no
+    summary-based fast path (see :func:`needs_sample`).
+    """
     if key is None:
         from e2e_assets.frames import frame_digest
 
         key = frame_digest(reference)
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    hit = _cached(key, keep_sample)
+    if hit is not None:
+        return hit
     cols = list(columns or reference.columns)
     from e2e_assets.drift.parallel import map_threads
 
     prepared = map_threads(lambda c: prepare_column(str(c), reference[c], (kinds or {}).get(c),
-                                                    grid), cols)
+                                                    grid, keep_sample), cols)
     ref = PreparedReference(key=key, columns={str(c): p for c, p in zip(cols, prepared,
-                                                                        strict=True)})
+                                                                        strict=True)},
+                            keep_sample=keep_sample)
     with _LOCK:
         _CACHE[key] = ref
         while len(_CACHE) > CACHE_SIZE:
@@ -138,13 +166,13 @@ def prepare(reference: pd.DataFrame, *, key: str | None = None,
 
 
 def prepare_lazily(key: str, build: Callable[[], pd.DataFrame],
-                   columns: Sequence[str] | None = None) -> PreparedReference:
+                   columns: Sequence[str] | None = None, *,
+                   keep_sample: bool = False) -> PreparedReference:
     """The cached prepared reference for ``key``, building the frame only on a cache miss."""
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    return prepare(build(), key=key, columns=columns)
+    hit = _cached(key, keep_sample)
+    if hit is not None:
+        return hit
+    return prepare(build(), key=key, columns=columns, keep_sample=keep_sample)
 
 
 def _ks_pvalue(d: float, n: int, m: int) -> float:
@@ -229,6 +257,39 @@ def categorical_outcomes(col: PreparedColumn, vc: pd.Series, methods: Sequence[s
     if binned:
         out.update(_binned(table[0] / max(table[0].sum(), 1), table[1] / max(table[1].sum(), 1),
                            binned))
+    return out
+
+
+def reference_values(col: PreparedColumn) -> np.ndarray:
+    """The reference's own values (nulls dropped): the kept sample, or the categories repeated
+    by their counts."""
+    if col.kind == "numeric":
+        if col.sample is None:
+            raise ValueError(f"the prepared reference column {col.name!r} kept no sample; "
+                             f"prepare it with keep_sample=True for tests outside "
+                             f"{sorted(FAST_METHODS)}")
+        return col.sample
+    if col.categories is None or col.counts is None:
+        raise _not_prepared(col, "categorical")
+    return np.repeat(col.categories.astype(str).astype(object), col.counts)
+
+
+def prepared_outcomes(col: PreparedColumn, cur: pd.Series, methods: Sequence[str]
+                      ) -> dict[str, Outcome]:
+    """Outcomes of ``methods`` for one current column against a prepared one: the fast path for
+    :data:`FAST_METHODS`, every other test on the reference's own values."""
+    fast = [m for m in methods if m in FAST_METHODS]
+    if not fast:
+        out: dict[str, Outcome] = {}
+    elif col.kind == "numeric":
+        out = fast_numeric(col, numeric_values(cur), fast)
+    else:
+        out = fast_categorical(col, cur, fast)
+    rest = [m for m in methods if m not in FAST_METHODS]
+    if rest:
+        ref = reference_values(col)
+        values = numeric_values(cur) if col.kind == "numeric" else category_values(cur)
+        out.update({m: METHODS[m].fn(ref, values) for m in rest})
     return out
 
 

@@ -26,7 +26,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from e2e_assets.drift.binning import BINS
-from e2e_assets.drift.compare import RawResult, assemble, default_method
+from e2e_assets.drift.compare import (
+    RawResult,
+    assemble,
+    default_method,
+    resolve_method,
+    unseen_categories,
+)
 from e2e_assets.drift.prepared import (
     FAST_METHODS,
     PreparedColumn,
@@ -141,6 +147,8 @@ def compare_sql(engine: sa.Engine, reference: str, current: str,
                 bins: int = SQL_BINS) -> Any:
     """Like :func:`drift.compare`, with both sides given as a table name or a SELECT query."""
     methods = dict(methods or {})
+    for method in methods.values():
+        METHODS[method]  # raises naming the registered methods, before any query
     raw: list[RawResult] = []
     with engine.connect() as conn:
         ref_src, cur_src = _source(reference), _source(current)
@@ -163,16 +171,22 @@ def _column(conn: sa.Connection, col: str, is_numeric: bool, ref_src: str, cur_s
     n, lo, hi, mean, mean_sq, distinct = _stats(conn, ref_src, col, is_numeric)
     kind = "numeric" if is_numeric and distinct > 5 else ("binary" if distinct <= 2
                                                           else "categorical")
+    empty = pd.Series(dtype=np.int64)
     if kind == "numeric":
         m, *_ = _stats(conn, cur_src, col, True)
+        ref_counts_s = cur_counts = empty
     else:
         cur_counts = _category_counts(conn, cur_src, col)
+        ref_counts_s = _category_counts(conn, ref_src, col)
         m = int(cur_counts.sum())
     if n == 0 or m == 0:
         return kind, col, method or "-", Outcome(float("nan"), None), None, n, m, "empty"
-    method = method or default_method(kind, n, m)
+    ref_cats = ref_counts_s.index.to_numpy(object)
+    method, note = resolve_method(kind, col, method or default_method(kind, n, m), ref_cats,
+                                  unseen_categories(kind, ref_cats,
+                                                    cur_counts.index.to_numpy(object)))
     spec = METHODS[method]
-    if kind not in spec.kinds or method not in FAST_METHODS:
+    if method not in FAST_METHODS:
         raise ValueError(f"drift method '{method}' cannot run on {kind} column '{col}' in SQL; "
                          f"SQL supports {sorted(FAST_METHODS)} on the kinds they accept")
     wanted = [method] + (["wasserstein" if kind == "numeric" else "tvd"]
@@ -193,10 +207,9 @@ def _column(conn: sa.Connection, col: str, is_numeric: bool, ref_src: str, cur_s
         results = numeric_outcomes(ref_col, cur_cdf, m, below / m, tails,
                                    _share_between(edges, cur_cdf, cuts), wanted)
     else:
-        ref_counts_s = _category_counts(conn, ref_src, col)
         ref_col = PreparedColumn(col, kind, n, categories=ref_counts_s.index.to_numpy(object),
                                  counts=ref_counts_s.to_numpy(np.int64))
         results = categorical_outcomes(ref_col, cur_counts, wanted)
     outcome = results[method]
     effect = results[wanted[-1]].statistic if spec.score == "p_value" else outcome.statistic
-    return kind, col, method, outcome, effect, n, m, ""
+    return kind, col, method, outcome, effect, n, m, note

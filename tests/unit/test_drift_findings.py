@@ -1,0 +1,86 @@
+"""Findings of issue 13 on drift: unseen categories never crash (every engine), drift settings
+checked at load and by the dry run, the reference cache keyed by the columns, and every
+registered test working on the prepared reference a journey's drift check uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from scipy import stats
+
+from e2e_assets import drift
+from e2e_assets.drift.prepared import _CACHE, FAST_METHODS
+
+# unseen categories -----------------------------------------------------------------------
+
+def _on_every_engine(ref: pd.DataFrame, cur: pd.DataFrame,
+                     methods: dict[str, str] | None = None) -> dict[str, drift.ColumnDrift]:
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        ref.to_sql("ref", conn, index=False)
+        cur.to_sql("cur", conn, index=False)
+    _CACHE.clear()
+    return {"exact": drift.compare(ref, cur, methods=methods).columns[0],
+            "prepared": drift.compare(drift.prepare(ref), cur, methods=methods).columns[0],
+            "sql": drift.compare_sql(engine, "ref", "cur", methods=methods).columns[0]}
+
+
+@pytest.mark.parametrize("method", [None, "z_test", "fisher_exact"])
+def test_unseen_category_of_a_two_valued_reference_is_reported_as_drift(method: str | None
+                                                                        ) -> None:
+    ref = pd.DataFrame({"d": ["a", "b"] * 100})
+    cur = pd.DataFrame({"d": ["a", "b", "c"] * 100})
+    methods = {"d": method} if method else None
+    # Pearson chi-square on [[100, 100, 0], [100, 100, 100]], by hand: expected counts
+    # [80, 80, 40] and [120, 120, 60]; 2*400/80 + 1600/40 + 2*400/120 + 1600/60 = 83.33...
+    by_hand = 10 + 40 + 20 / 3 + 80 / 3
+    p_by_hand = float(np.exp(-by_hand / 2))  # chi-square with 2 degrees of freedom
+    for engine, col in _on_every_engine(ref, cur, methods=methods).items():
+        assert col.method == "chi_square", engine
+        assert "unseen categories: 'c'" in col.note, engine
+        assert col.statistic == pytest.approx(by_hand), engine
+        assert col.p_value == pytest.approx(p_by_hand, rel=1e-6), engine
+        assert col.effect_size == pytest.approx(1 / 3, abs=1e-3), engine  # a third of the mass
+        assert col.drifted, engine
+
+
+def test_a_rare_unseen_category_is_reported_but_not_material() -> None:
+    ref = pd.DataFrame({"d": ["a", "b", "e"] * 2000})
+    cur = pd.DataFrame({"d": ["a", "b", "e"] * 2000 + ["new"]})
+    for engine, col in _on_every_engine(ref, cur).items():
+        assert col.note == "unseen categories: 'new'", engine
+        assert not col.drifted, engine  # 1 row in 6,001: below the 5% floor
+
+
+NUMERIC = sorted(m for m in drift.METHODS if "numeric" in drift.METHODS[m].kinds)
+CATEGORICAL = sorted(m for m in drift.METHODS if "categorical" in drift.METHODS[m].kinds)
+
+
+def test_prepared_path_gives_the_in_memory_statistic_and_scipy_values() -> None:
+    rng = np.random.default_rng(9)
+    ref = pd.DataFrame({"x": rng.normal(0, 1, 600), "c": rng.choice(list("pqrs"), 600)})
+    cur = pd.DataFrame({"x": rng.normal(0.2, 1.1, 500), "c": rng.choice(list("pqrst"), 500)})
+    _CACHE.clear()
+    prepared = drift.prepare(ref, keep_sample=True)
+    for col, names in (("x", NUMERIC), ("c", CATEGORICAL)):
+        for method in names:
+            exact = drift.compare(ref, cur, columns=[col], methods={col: method}).columns[0]
+            fast = drift.compare(prepared, cur, columns=[col], methods={col: method}).columns[0]
+            if method in FAST_METHODS and col == "x":
+                continue  # the grid's bounds are tested in test_drift_compare
+            assert fast.statistic == pytest.approx(exact.statistic, rel=1e-12), method
+            if exact.p_value is not None:  # None for a distance
+                assert fast.p_value == pytest.approx(exact.p_value, rel=1e-12), method
+    a, b = ref["x"].to_numpy(), cur["x"].to_numpy()
+    known = {"cramer_von_mises": stats.cramervonmises_2samp(a, b).pvalue,
+             "mann_whitney": stats.mannwhitneyu(a, b).pvalue,
+             "t_test": stats.ttest_ind(a, b, equal_var=False).pvalue,
+             "epps_singleton": stats.epps_singleton_2samp(a, b).pvalue}
+    for method, p_value in known.items():
+        res = drift.compare(prepared, cur, columns=["x"], methods={"x": method}).columns[0]
+        assert res.p_value == pytest.approx(p_value, rel=1e-6), method
+    energy = drift.compare(prepared, cur, columns=["x"], methods={"x": "energy_distance"})
+    assert energy.columns[0].statistic == pytest.approx(
+        stats.energy_distance(a / a.std(), b / a.std()), rel=1e-9)
