@@ -39,6 +39,9 @@ class CheckResult:
     summary: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     samples: tuple[Mapping[str, Any], ...] = ()
+    # "warn": only what the check itself ranks as a warning failed (a GX expectation of
+    # severity 'warning'): reported as a failed warn check, never blocking.
+    severity: Literal["warn"] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class StageCheckContext:
     served_versions: Mapping[str, str] = field(default_factory=dict)  # stage -> "name:version"
     read_stage: Callable[[str], pd.DataFrame] | None = None
     sink_ids: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+    # {id: canonical row digest} of the sink rows with these ids, read back after the write
+    sink_digests: Callable[[Sequence[Any]], Mapping[Any, str]] | None = None
     # The run's models: every stage's served version, and the baseline a challenger is
     # compared with (the gate's champion), for checks that replay stages with either.
     served: ServedModels | None = None

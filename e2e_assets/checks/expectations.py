@@ -94,7 +94,8 @@ def _suite(suite: dict[str, Any], path: Path) -> Any:
     try:
         return gx.ExpectationSuite(name=suite.get("name", path.stem),
                                    expectations=[{"type": e["type"], "kwargs": e.get("kwargs", {}),
-                                                  "meta": e.get("meta", {})}
+                                                  "meta": e.get("meta", {}),
+                                                  "severity": e.get("severity", "critical")}
                                                  for e in suite["expectations"]])
     except Exception as exc:
         raise SpecError(f"GX rejected the suite: {exc}", file=str(path)) from exc
@@ -138,6 +139,7 @@ def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: 
         column = cfg["kwargs"].get("column")
         raised = (d.get("exception_info") or {}).get("raised_exception")
         rows.append({"expectation": cfg["type"], "column": column, "success": d["success"],
+                     "severity": str(cfg.get("severity") or "critical"),
                      "observed_value": _short(res.get("observed_value")),
                      "unexpected_count": res.get("unexpected_count"),
                      "unexpected_percent": res.get("unexpected_percent"),
@@ -148,17 +150,21 @@ def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: 
                 if isinstance(item, dict):
                     samples.append({"expectation": cfg["type"], **{
                         k: (MASK if k in sensitive else v) for k, v in item.items()}})
-    failed = [r for r in rows if not r["success"]]
+    failed = [r for r in rows if not r["success"] and r["severity"] != "info"]
+    critical = [r for r in failed if r["severity"] == "critical"]
     meta = {"suite": str(path), "validated": where, "expectations": rows,
-            "evaluated": len(rows), "failed": len(failed)}
+            "evaluated": len(rows), "failed": len(failed), "failed_critical": len(critical)}
     if failed:
+        failed = critical or failed  # name what blocks first
         detail = "; ".join(
             f"{r['expectation']}({r['column'] or ''})"
             + (f" {r['unexpected_percent']:.1f}% unexpected" if r["unexpected_percent"] else "")
             + (f" error: {r['error']}" if r["error"] else "") for r in failed[:3])
         more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
-        return CheckResult(False, f"{len(failed)} of {len(rows)} expectations failed on "
-                           f"{where}: {detail}{more}", meta, tuple(samples))
+        what = "critical " if critical else "warning "
+        return CheckResult(False, f"{len(failed)} of {len(rows)} expectations ({what}severity) "
+                           f"failed on {where}: {detail}{more}", meta, tuple(samples),
+                           severity=None if critical else "warn")
     return CheckResult(True, f"{len(rows)} expectations met on {where}", meta)
 
 

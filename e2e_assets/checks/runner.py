@@ -30,8 +30,10 @@ def evaluate_one(ctx: StageCheckContext, check: ConfiguredCheck) -> EvaluatedChe
     except Exception as exc:  # a check that cannot run fails: never a silent pass
         result = CheckResult(False, f"check could not be evaluated: {type(exc).__name__}: "
                              f"{exc}", {"error": f"{type(exc).__name__}: {exc}"})
+    downgraded = result.severity == "warn" and not result.passed
     return EvaluatedCheck(stage=ctx.stage, name=check.name, kind=check.kind.name,
-                          severity=check.severity, blocking=check.blocking, result=result)
+                          severity="warn" if downgraded else check.severity,
+                          blocking=check.blocking and not downgraded, result=result)
 
 
 def evaluate_phase(ctx: StageCheckContext, phase: Phase) -> list[EvaluatedCheck]:
