@@ -26,7 +26,7 @@ from e2e_assets.checks.base import (
     register,
 )
 from e2e_assets.drift import compare
-from e2e_assets.drift.prepared import prepare_lazily
+from e2e_assets.drift.prepared import needs_sample, prepare_lazily
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.model_registry import ResolvedModel, tracking
 from e2e_assets.stages import run_through
@@ -71,6 +71,19 @@ def reference_frame(ctx: StageCheckContext, options: DriftOptions) -> pd.DataFra
     return run_through(ctx.journey.pristine, raw, models=ctx.models, until=ctx.stage)[ctx.stage]
 
 
+def reference_key(ctx: StageCheckContext, record: ResolvedModel, reference: str,
+                  columns: list[str], keep_sample: bool) -> str:
+    """The prepared reference's cache key: everything that changes what is prepared (the
+    journey's config, the model version, the reference, the columns, whether samples are kept),
+    so two drift checks on one stage never share a reference they did not ask for."""
+    import hashlib
+
+    cols = hashlib.sha256("\x1f".join(columns).encode()).hexdigest()[:12]
+    return (f"{ctx.journey.name}:{ctx.stage}:{ctx.journey.config_digest[:12]}:"
+            f"{record.name}:v{record.version}:{reference}:cols-{cols}"
+            + (":sample" if keep_sample else ""))
+
+
 def sparkline(values: pd.Series, edges: Any) -> str:
     import numpy as np
 
@@ -101,9 +114,11 @@ def _histograms(ref: pd.DataFrame, cur: pd.DataFrame, columns: list[str]) -> str
 def _validate(spec: Any, stage: str, options: DriftOptions) -> tuple[str, str] | None:
     from e2e_assets.drift import METHODS
 
-    unknown = sorted(set(options.methods.values()) - set(METHODS))
+    unknown = {col: m for col, m in options.methods.items() if m not in METHODS}
     if unknown:
-        return "methods", f"unknown drift methods {unknown}; registered: {sorted(METHODS)}"
+        col = min(unknown)
+        return f"methods.{col}", (f"unknown drift methods {unknown} (column: method); "
+                                  f"registered: {sorted(METHODS)}")
     if options.columns is not None:
         stray = sorted(set(options.methods) - set(options.columns))
         if stray:
@@ -122,7 +137,18 @@ def _validate(spec: Any, stage: str, options: DriftOptions) -> tuple[str, str] |
 
 def _dry_run(ctx: StageCheckContext, options: DriftOptions) -> list[DryRunProblem]:
     named = [*(options.columns or []), *options.methods]
-    return missing_columns(ctx, "output", named, "drift settings")
+    problems = missing_columns(ctx, "output", named, "drift settings")
+    from e2e_assets.drift import METHODS
+
+    frame = ctx.frame("output")
+    for col, method in options.methods.items():
+        # Only the dtype is certain on a sample: text is never numeric. Whether numbers are
+        # numeric, categorical or binary depends on how many values the reference has.
+        if (col in frame.columns and frame[col].dtype.kind not in "fiub"
+                and METHODS[method].kinds == {"numeric"}):
+            problems.append({"column": col, "message": f"drift method '{method}' accepts numeric "
+                             f"columns only; column '{col}' holds {frame[col].dtype} values"})
+    return problems
 
 
 @register("drift", options=DriftOptions, phase="monitor", validate_spec=_validate,
@@ -134,15 +160,15 @@ def check_drift(ctx: StageCheckContext, options: DriftOptions) -> CheckResult:
     if record is None:
         return CheckResult(False, "no model version resolved: no reference to compare with")
     columns = options.columns or [c for c in current.columns if c != ctx.request_id]
-    key = (f"{ctx.journey.name}:{ctx.stage}:{ctx.journey.config_digest[:12]}:"
-           f"{record.name}:v{record.version}:{options.reference}")
+    keep_sample = needs_sample(options.methods.values())
+    key = reference_key(ctx, record, options.reference, columns, keep_sample)
     reference_holder: dict[str, pd.DataFrame] = {}
 
     def build() -> pd.DataFrame:
         reference_holder["frame"] = reference_frame(ctx, options)[columns]
         return reference_holder["frame"]
 
-    prepared = prepare_lazily(key, build, columns)
+    prepared = prepare_lazily(key, build, columns, keep_sample=keep_sample)
     report = compare(prepared, current, columns=columns, methods=options.methods,
                      alpha=options.alpha, fdr=options.fdr,
                      effect_floor=options.effect_floor or None)

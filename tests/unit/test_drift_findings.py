@@ -4,6 +4,8 @@ registered test working on the prepared reference a journey's drift check uses."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,16 @@ import sqlalchemy as sa
 from scipy import stats
 
 from e2e_assets import drift
+from e2e_assets.checks import drift as drift_check
+from e2e_assets.checks.base import StageCheckContext, get_kind
 from e2e_assets.drift.prepared import _CACHE, FAST_METHODS
+from e2e_assets.errors import SpecError
+from e2e_assets.model_registry import ResolvedModel
+from e2e_assets.spec import load_journey
+from tests.helpers import journey_variant
+
+VARS = {"E2E_DATABASE_URL": "sqlite://"}
+
 
 # unseen categories -----------------------------------------------------------------------
 
@@ -54,8 +65,73 @@ def test_a_rare_unseen_category_is_reported_but_not_material() -> None:
         assert not col.drifted, engine  # 1 row in 6,001: below the 5% floor
 
 
+# settings checked at load and by the dry run ------------------------------------------------
+
+def _score_drift(tmp_path: Path, options: str) -> Path:
+    return journey_variant(tmp_path, replace={"options: {columns: [p_default], reference: golden}":
+                                              f"options: {{{options}}}"})
+
+
+def test_misspelt_method_is_refused_at_load_naming_field_and_registered_names(
+        tmp_path: Path) -> None:
+    path = _score_drift(tmp_path, "columns: [p_default], reference: golden, "
+                                  "methods: {p_default: kss}")
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field is not None and err.value.field.endswith(".options.methods.p_default")
+    assert "'p_default': 'kss'" in str(err.value) and "'cramer_von_mises'" in str(err.value)
+
+
+def test_dry_run_refuses_a_numbers_only_method_on_text() -> None:
+    kind = get_kind("drift")
+    options = drift_check.DriftOptions(methods={"home": "t_test", "age": "t_test"})
+    ctx = StageCheckContext(journey=None, stage="features", input=None,  # type: ignore[arg-type]
+                            output=pd.DataFrame({"home": ["rent", "owner"], "age": [30, 40]}))
+    assert kind.dry_run is not None
+    problems = kind.dry_run(ctx, options)
+    assert [p["column"] for p in problems] == ["home"]
+    assert "'t_test' accepts numeric columns only" in problems[0]["message"]
+
+
+# the drift check: cache key and the prepared path -------------------------------------------
+
+@pytest.fixture()
+def drift_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StageCheckContext:
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 2000), "y": rng.normal(0, 1, 2000),
+                              "c": rng.choice(list("pqr"), 2000)})
+    monkeypatch.setattr(drift_check, "reference_frame", lambda ctx, options: reference)
+    current = pd.DataFrame({"request_id": range(1500), "x": rng.normal(0.5, 1, 1500),
+                            "y": rng.normal(0, 1, 1500), "c": rng.choice(list("pqr"), 1500)})
+    record = ResolvedModel("m", "champion", "1", "run", "models:/m/1")
+    _CACHE.clear()
+    return StageCheckContext(journey=load_journey(journey_variant(tmp_path), variables=VARS),
+                             stage="features", input=None, output=current, record_model=record,
+                             tracking_uri="sqlite://")
+
+
+def test_two_drift_checks_with_different_columns_do_not_share_a_reference(
+        drift_ctx: StageCheckContext) -> None:
+    first = drift_check.check_drift(drift_ctx, drift_check.DriftOptions(columns=["x"]))
+    second = drift_check.check_drift(drift_ctx, drift_check.DriftOptions(columns=["y", "c"]))
+    assert [c["column"] for c in first.metadata["columns"]] == ["x"]
+    assert [c["column"] for c in second.metadata["columns"]] == ["y", "c"]
+    assert first.metadata["reference_key"] != second.metadata["reference_key"]
+    assert not first.passed and second.passed  # x moved half a std, y and c did not
+
+
 NUMERIC = sorted(m for m in drift.METHODS if "numeric" in drift.METHODS[m].kinds)
 CATEGORICAL = sorted(m for m in drift.METHODS if "categorical" in drift.METHODS[m].kinds)
+
+
+@pytest.mark.parametrize("method", NUMERIC)
+def test_every_numeric_method_runs_in_the_drift_check(drift_ctx: StageCheckContext,
+                                                      method: str) -> None:
+    result = drift_check.check_drift(drift_ctx, drift_check.DriftOptions(
+        columns=["x", "y"], methods={"x": method, "y": method}))
+    by = {c["column"]: c for c in result.metadata["columns"]}
+    assert by["x"]["method"] == method and by["x"]["drifted"]  # shifted by half a std
+    assert not by["y"]["drifted"]
 
 
 def test_prepared_path_gives_the_in_memory_statistic_and_scipy_values() -> None:
