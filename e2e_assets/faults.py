@@ -1,20 +1,27 @@
-"""Production faults (docs/FAULTS.md) injected into any journey, to prove checks catch them.
+"""Production faults (docs/faults.md, generated from ``REGISTRY``) injected into any journey.
 
 ``with_faults(journey, [Fault(...)])`` returns the same journey whose stage outputs (or served
 model) are altered as the fault describes; everything else, checks included, runs unchanged.
 ``tamper_golden`` edits a registered golden artifact in place. Injection is deterministic for a
 given seed, except ``nondeterminism``, whose whole point is not to be.
+
+Every fault is one ``FaultSpec`` in ``REGISTRY``: what it breaks, how it is injected, the
+parameters it takes (name, default, allowed range; ``=VALUE`` on the command line sets the
+first), what catches it and its status. ``python -m e2e_assets.faults --markdown`` prints the
+catalogue, docs/faults.md, from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,11 +38,74 @@ class Fault:
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
 
+    def __post_init__(self) -> None:  # Python callers get the CLI's checks
+        object.__setattr__(self, "params", check_params(self.id, self.params))
+
     def describe(self) -> str:
         return f"{self.id}@{self.stage}" + (f"[{self.column}]" if self.column else "")
 
 
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a fault: a number in [low, high] (``open_low``: low excluded), an
+    integer, or text (a value or a rule). ``default`` None: the fault says what it does."""
+
+    name: str
+    default: float | str | None
+    kind: Literal["number", "integer", "text"] = "number"
+    low: float = -math.inf
+    high: float = math.inf
+    open_low: bool = False
+    doc: str = ""
+
+    def expected(self) -> str:
+        if self.kind == "text":
+            return f"{self.name}: {self.doc or 'text'}"
+        lo = "" if self.low == -math.inf else f"{'>' if self.open_low else '>='} {self.low:g}"
+        hi = "" if self.high == math.inf else f"<= {self.high:g}"
+        kind = "an integer" if self.kind == "integer" else "a number"
+        return f"{self.name}: {kind}" + (f" {lo}" if lo else "") + (
+            f"{' and' if lo else ''} {hi}" if hi else "")
+
+    def check(self, value: Any) -> Any:
+        """The value converted, or ValueError saying what was expected."""
+        if self.kind == "text":
+            if isinstance(value, str) and not value.strip():
+                raise ValueError(f"expected {self.expected()}, got an empty value")
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected {self.expected()}, got {value!r}") from None
+        bad = (math.isnan(number) or number < self.low or number > self.high
+               or (self.open_low and number == self.low)
+               or (self.kind == "integer" and not number.is_integer()))
+        if bad:
+            raise ValueError(f"expected {self.expected()}, got {value!r}")
+        return int(number) if self.kind == "integer" else number
+
+
 FrameFault = Callable[[pd.DataFrame, Fault], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One fault of the catalogue. ``transform`` alters a stage's output frame, ``model``
+    replaces the model a stage is given; neither: injected outside a run (``injection``)."""
+
+    id: str
+    fault: str  # what breaks in production
+    injection: str  # how it is injected (markdown)
+    caught_by: str  # what catches it in the reference journeys (markdown)
+    status: str
+    stage: str | None = None  # the default stage
+    params: tuple[Param, ...] = ()  # the first is set by =VALUE
+    transform: FrameFault | None = None
+    model: Callable[[Fault], Any] | None = None
+
+    @property
+    def injectable(self) -> bool:
+        return self.transform is not None or self.model is not None
 
 
 def _col(df: pd.DataFrame, fault: Fault) -> str:
@@ -49,91 +119,148 @@ def _rng(fault: Fault) -> np.random.Generator:
     return np.random.default_rng(fault.seed)
 
 
+def _p(fault: Fault, name: str) -> Any:
+    """The fault's parameter ``name``: as given, else its declared default."""
+    if name in fault.params:
+        return fault.params[name]
+    return next(p.default for p in REGISTRY[fault.id].params if p.name == name)
+
+
 def schema_rename(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     return df.rename(columns={_col(df, f): f"{_col(df, f)}_renamed"})
 
 
 def unit_change(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    return df.assign(**{_col(df, f): df[_col(df, f)] * float(f.params.get("factor", 1000))})
+    return df.assign(**{_col(df, f): df[_col(df, f)] * _p(f, "factor")})
 
 
 def null_burst(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    out = df.copy()
-    mask = _rng(f).random(len(df)) < float(f.params.get("share", 0.3))
-    out[_col(df, f)] = out[_col(df, f)].astype(object).where(~mask, None) \
-        if out[_col(df, f)].dtype.kind not in "f" else out[_col(df, f)].where(~mask)
+    col, out = _col(df, f), df.copy()
+    mask = _rng(f).random(len(df)) < _p(f, "share")
+    out[col] = out[col].where(~mask) if out[col].dtype.kind == "f" else \
+        out[col].astype(object).where(~mask, None)
     return out
 
 
 def covariate_drift(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     col = _col(df, f)
-    shift = float(f.params.get("std_shift", 1.0)) * float(df[col].std())
-    return df.assign(**{col: df[col] + shift})
+    return df.assign(**{col: df[col] + _p(f, "std_shift") * float(df[col].std())})
+
+
+def _is_probability(s: pd.Series) -> bool:
+    return s.dtype.kind in "fiu" and s.min() >= 0 and s.max() <= 1
 
 
 def output_drift(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     col = _col(df, f)
-    return df.assign(**{col: np.clip(df[col] + float(f.params.get("bias", 0.15)), 0, 1)
-                        if df[col].max() <= 1 else df[col] + float(f.params.get("bias", 2.0))})
+    bias = _p(f, "bias")
+    if _is_probability(df[col]):
+        return df.assign(**{col: np.clip(df[col] + (0.15 if bias is None else bias), 0, 1)})
+    return df.assign(**{col: df[col] + (2.0 if bias is None else bias)})
 
 
 def latency_regression(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    time.sleep(float(f.params.get("seconds", 0.5)))
+    time.sleep(_p(f, "seconds"))
     return df
 
 
 def precision_change(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     col = _col(df, f)
-    return df.assign(**{col: df[col].round(int(f.params.get("decimals", 2)))})
+    return df.assign(**{col: df[col].round(_p(f, "decimals"))})
 
 
 def contract_break(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     """Probabilities replaced by class ids (0/1 integers)."""
     col = _col(df, f)
-    return df.assign(**{col: (df[col] >= float(f.params.get("threshold", 0.5))).astype("int64")})
+    return df.assign(**{col: (df[col] >= _p(f, "threshold")).astype("int64")})
+
+
+def _default_score(df: pd.DataFrame) -> str | None:
+    floats = [c for c in df.columns if df[c].dtype.kind == "f"]
+    probabilities = [c for c in floats if _is_probability(df[c])]
+    return (probabilities or floats or [None])[-1]
 
 
 def cohort_bias(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    """Raise ``column`` by ``penalty`` for the rows of a cohort, given as a rule:
-    ``--fault "cohort_bias:score:p_default=home == 'rent'"``."""
-    col = _col(df, f)
-    cohort = f.params.get("where") or f.params.get("value")
-    if not isinstance(cohort, str) or not cohort:
-        raise SpecError("fault 'cohort_bias' needs its cohort as a rule after '=', e.g. "
-                        "cohort_bias:score:p_default=home == 'rent'")
+    """Raise ``column`` (default: the stage's last probability column, else its last float
+    column) for the rows of a cohort given as a rule, ``--fault "cohort_bias:score:p_default=
+    home == 'rent'"``; default: the most frequent value of the frame's first categorical
+    text column (at most 50 values, so never an id)."""
     from e2e_assets.checks.expr import parse
+    from e2e_assets.checks.expr_limits import ExpressionError
 
-    hit = parse(cohort).evaluate(df)
-    penalty = float(f.params.get("penalty", 0.2))
-    return df.assign(**{col: np.clip(df[col] + penalty * hit, 0, 1)})
+    col = f.column or _default_score(df)
+    col = _col(df, dataclasses.replace(f, column=col))
+    rule = _p(f, "where")
+    if rule is None:
+        text = [c for c in df.columns if df[c].dtype.kind == "O"  # categories, not ids
+                and 0 < df[c].nunique() <= min(50, len(df) // 2)]
+        if not text:
+            raise SpecError(f"fault 'cohort_bias' at '{f.stage}' needs its cohort as a rule "
+                            f"after '=' (no text column to take one from), e.g. "
+                            f"cohort_bias:{f.stage}:{col}=<column> == '<value>'")
+        rule = f"{text[0]} == {str(df[text[0]].mode().iloc[0])!r}"
+    try:
+        hit = parse(rule).evaluate(df).to_numpy(dtype=bool)
+    except (ExpressionError, KeyError, ValueError) as exc:
+        raise SpecError(f"fault 'cohort_bias': the cohort rule {rule!r} cannot be evaluated "
+                        f"on stage '{f.stage}': {exc}") from None
+    penalty = _p(f, "penalty")
+    if _is_probability(df[col]):
+        return df.assign(**{col: np.clip(df[col] + penalty * hit, 0, 1)})
+    return df.assign(**{col: df[col] + penalty * float(df[col].std()) * hit})
 
 
 def nondeterminism(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     col = _col(df, f)
-    noise = np.random.default_rng().normal(0, float(f.params.get("scale", 0.01)), len(df))
+    noise = np.random.default_rng().normal(0, _p(f, "scale"), len(df))
     return df.assign(**{col: df[col] + noise})
 
 
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
 def policy_violation(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    """Set ``column`` to ``value`` on a share of rows (e.g. approve regardless of income)."""
-    out = df.copy()
-    mask = _rng(f).random(len(df)) < float(f.params.get("share", 0.2))
-    if "value" not in f.params:
-        raise SpecError(f"fault 'policy_violation' needs a value: {f.stage}:{f.column}=<value>")
-    value = f.params["value"]
+    """Set ``column`` to ``value`` on a share of rows (e.g. approve regardless of income); a
+    boolean column without a value gets the opposite of what it holds."""
+    col, out = _col(df, f), df.copy()
+    mask = _rng(f).random(len(df)) < _p(f, "share")
+    value, series = _p(f, "value"), df[col]
+    if series.dtype.kind == "b":
+        if value is None:
+            out.loc[mask, col] = ~series[mask]
+            return out
+        text = str(value).strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise SpecError(f"fault 'policy_violation': column '{col}' is boolean; expected "
+                            f"true/false (or none, to flip it), got {value!r}")
+        out.loc[mask, col] = text in _TRUE
+        return out
+    if value is None:
+        raise SpecError(f"fault 'policy_violation' needs a value for column '{col}' "
+                        f"({series.dtype}): {f.id}:{f.stage}:{col}=<value>")
     if isinstance(value, str) and value.startswith("+"):
-        out.loc[mask, _col(df, f)] = out.loc[mask, _col(df, f)] + float(value[1:])
-    else:
-        out.loc[mask, _col(df, f)] = value
+        try:
+            out.loc[mask, col] = series[mask] + float(value[1:])
+        except (TypeError, ValueError):
+            raise SpecError(f"fault 'policy_violation': '{value}' adds a number; column "
+                            f"'{col}' is {series.dtype}, expected '+<number>' on a numeric "
+                            f"column") from None
+        return out
+    try:
+        out.loc[mask, col] = value
+    except (TypeError, ValueError):  # a value of another type than the column's: the violation
+        out[col] = series.astype(object)
+        out.loc[mask, col] = value
     return out
 
 
 def lost_records(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     rng = _rng(f)
-    n_drop = max(1, int(len(df) * float(f.params.get("drop", 0.01))))
-    n_dup = int(f.params.get("duplicate", 0))
+    drop = _p(f, "drop")
+    n_drop = min(len(df), max(1, int(len(df) * drop))) if drop > 0 else 0  # some: at least one
     kept = df.drop(index=df.index[rng.choice(len(df), n_drop, replace=False)])
-    return pd.concat([kept, kept.head(n_dup)], ignore_index=True)
+    return pd.concat([kept, kept.head(_p(f, "duplicate"))], ignore_index=True)
 
 
 class ConstantModel:
@@ -154,52 +281,125 @@ class UnavailableModel:
         raise InfrastructureError("model server unavailable (injected model_unavailable)")
 
 
-FRAME_FAULTS: dict[str, tuple[str, FrameFault]] = {  # id -> (default stage, transform)
-    "schema_rename": ("ingest", schema_rename),
-    "unit_change": ("features", unit_change),
-    "null_burst": ("features", null_burst),
-    "covariate_drift": ("ingest", covariate_drift),
-    "output_drift": ("score", output_drift),
-    "latency_regression": ("score", latency_regression),
-    "precision_change": ("score", precision_change),
-    "contract_break": ("deliver", contract_break),
-    "cohort_bias": ("score", cohort_bias),
-    "nondeterminism": ("score", nondeterminism),
-    "policy_violation": ("decide", policy_violation),
-    "lost_records": ("deliver", lost_records),
-}
-MODEL_FAULTS: dict[str, Callable[[Fault], Any]] = {
-    "wrong_model": lambda f: ConstantModel(float(f.params.get("value", 0.5))),
-    "model_unavailable": lambda f: UnavailableModel(),
-}
-FAULT_IDS = (*FRAME_FAULTS, *MODEL_FAULTS, "golden_tamper")
+_F = FaultSpec
+REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
+    _F("schema_rename", "upstream renames or drops a column; features become NaN",
+       "rename one column", "`expectations` at ingest/features, `contract` (signature) at "
+       "score", "caught", "ingest", transform=schema_rename),
+    _F("unit_change", "preprocessing changes a unit or scaling", "multiply one column by 1000",
+       "`golden` at features, `expectations`, `drift`", "caught", "features",
+       (Param("factor", 1000.0, low=0.0, open_low=True),), unit_change),
+    _F("null_burst", "a share of a feature arrives null", "null 30% of one column",
+       "`expectations`, `contract` (signature: nulls in required columns)", "caught",
+       "features", (Param("share", 0.3, low=0.0, high=1.0),), null_burst),
+    _F("covariate_drift", "input distribution shifts", "shift one column by 1 std",
+       "`drift` on features (in the reference journeys a warning: sustained, it starts one "
+       "retrain, see the README's release loop)", "caught", "ingest",
+       (Param("std_shift", 1.0, low=-100.0, high=100.0),), covariate_drift),
+    _F("output_drift", "score distribution shifts", "bias the scores", "`drift` on score "
+       "outputs, `golden`", "caught", "score",
+       (Param("bias", None, doc="added to the column; default 0.15 on a probability "
+              "(clipped to [0, 1]), else 2.0"),), output_drift),
+    _F("precision_change", "a dependency upgrade alters numerics", "round one column",
+       "`golden` (tolerance) at score", "caught", "score",
+       (Param("decimals", 2, "integer", low=0, high=15),), precision_change),
+    _F("contract_break", "downstream expects probabilities, gets class ids",
+       "threshold one column to 0/1", "`contract` (columns) at deliver", "caught", "deliver",
+       (Param("threshold", 0.5, low=0.0, high=1.0),), contract_break),
+    _F("wrong_model", "a stale or wrong version is served", "a constant model (any stage with "
+       "a model)", "`golden` at score", "caught", "score",
+       (Param("value", 0.5, doc="the constant answer", low=0.0, high=1.0),),
+       model=lambda f: ConstantModel(_p(f, "value"))),
+    _F("nondeterminism", "outputs change between identical runs", "random noise on one column",
+       "`reproducibility` at score", "caught", "score",
+       (Param("scale", 0.01, low=0.0, open_low=True, doc="std of the noise"),),
+       nondeterminism),
+    _F("golden_tamper", "golden set edited or stale, or replaced consistently (artifact, "
+       "manifest and tag rewritten)", "`faults.tamper_golden(artifact_dir)`; a consistent "
+       "replacement in `tests/integration/test_golden_tamper.py`", "reported as TAMPERED when "
+       "the golden set loads: manifest vs tag, and vs the golden dataset digest logged "
+       "immutably on the registering run", "caught"),
+    _F("policy_violation", "a business rule is broken", "set a column on 20% of rows "
+       "(a boolean column without a value: flipped)", "`rules` at decide", "caught", "decide",
+       (Param("value", None, "text", doc="the value to set ('+N' adds N; none flips a "
+              "boolean)"), Param("share", 0.2, low=0.0, high=1.0)), policy_violation),
+    _F("lost_records", "requests dropped or duplicated", "drop 1% / duplicate rows",
+       "`reconcile` at deliver", "caught", "deliver",
+       (Param("drop", 0.01, doc="share of rows dropped (at least one when > 0)", low=0.0, high=1.0),
+        Param("duplicate", 0, "integer", low=0, doc="rows duplicated")), lost_records),
+    _F("model_unavailable", "registry or model server down", "the model raises when called",
+       "the stage fails (exit 1, stage named), nothing delivered",
+       "injected; no fallback path yet", "score", model=lambda f: UnavailableModel()),
+    _F("latency_regression", "a stage gets slower", "sleep in one stage",
+       "— (`latency` check not built yet)", "injected only", "score",
+       (Param("seconds", 0.5, low=0.0, high=600.0),), latency_regression),
+    _F("cohort_bias", "decisions differ unfairly for a cohort", "penalise one cohort's scores "
+       "(default cohort: the most frequent value of the first categorical column)",
+       "— (`fairness` check not built yet)", "injected only", "score",
+       (Param("where", None, "text", doc="the cohort, a rule such as home == 'rent'"),
+        Param("penalty", 0.2, low=-10.0, high=10.0, doc="added to a probability (clipped), "
+              "in std units otherwise")), cohort_bias),
+    _F("joint_shift", "relationships between inputs break", "—",
+       "— (multivariate drift not built yet)", "open"),
+    _F("sink_tamper", "delivered rows edited after delivery", "—",
+       "— (sink audit not built yet)", "open"),
+    _F("unblessed_model", "alias moved by hand: to a version never gated, refused, or back to "
+       "an older one", "`MlflowClient.set_registered_model_alias` "
+       "(`tests/integration/test_release_gate.py`)", "the blessing check before every run and "
+       "in every step (exit 1, naming `e2e-assets gate`)", "caught"),
+    _F("degenerate_model", "a constant, noise or clearly weaker model is registered the "
+       "documented way (`ctx.register_model`, own golden set)",
+       "`tests/journeys/degenerate_models.py` (constant, shuffled labels, a stump, three "
+       "features, a linear model, 10 boosting rounds, 150 training rows)", "the promotion "
+       "gate: `quality` on the champion's labelled golden set (MLflow thresholds) and "
+       "`challenger` (non-inferiority, flip rate, McNemar); it never serves", "caught"),
+    _F("race_promotion", "two gates promote at once; champion ends on a version not validated "
+       "against the one it replaced", "two gates in two processes deciding together "
+       "(`tests/integration/test_gate_race.py`)", "compare-and-set on the alias under the "
+       "store's lock: one promoted, one refused", "caught"),
+)}
+INJECTABLE = tuple(i for i, s in REGISTRY.items() if s.injectable)
+FAULT_IDS = tuple(REGISTRY)
+
+
+def check_params(fid: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` checked against the fault's declared ones and converted; SpecError naming
+    every bad one and what was expected."""
+    spec = REGISTRY.get(fid)
+    if spec is None or not spec.injectable:
+        raise SpecError(f"unknown fault {fid!r}; expected one of {sorted(INJECTABLE)}"
+                        + (" (this one is injected outside a run, see docs/faults.md)"
+                           if spec else ""))
+    declared, out, problems = {p.name: p for p in spec.params}, {}, []
+    for name, value in params.items():
+        if name not in declared:
+            problems.append(f"unknown parameter {name!r} (fault '{fid}' takes "
+                            f"{sorted(declared) or 'none'})")
+            continue
+        try:
+            out[name] = declared[name].check(value)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SpecError(f"fault '{fid}': " + "; ".join(problems))
+    return out
 
 
 def parse_fault(text: str) -> Fault:
-    """``id[:stage[:column[=value]]]`` as given on the command line."""
-    parts = text.split(":", 2)
-    fid = parts[0]
-    if fid not in FRAME_FAULTS and fid not in MODEL_FAULTS:
-        raise SpecError(f"unknown fault {fid!r}; expected one of "
-                        f"{sorted((*FRAME_FAULTS, *MODEL_FAULTS))}")
-    default = FRAME_FAULTS[fid][0] if fid in FRAME_FAULTS else "score"
-    stage = parts[1] if len(parts) > 1 and parts[1] else default
-    column, params = (parts[2] if len(parts) > 2 else None), {}
+    """``id[:stage[:column[=value]]]`` as given on the command line; ``value`` sets the
+    fault's first declared parameter."""
+    fid, *rest = text.split(":", 2)
+    if fid not in INJECTABLE:
+        check_params(fid, {})  # raises, naming the known ones
+    spec = REGISTRY[fid]
+    stage = rest[0] if rest and rest[0] else str(spec.stage)
+    column, params = (rest[1] if len(rest) > 1 else None), {}
     if column and "=" in column:
-        column, value = column.split("=", 1)
-        params["value"] = _literal(value)
-    return Fault(id=fid, stage=stage, column=column, params=params)
-
-
-def _literal(text: str) -> Any:
-    if text.startswith("+"):  # '+8': add to the value, kept as text for policy_violation
-        return text
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+        column, value = (s.strip() for s in column.split("=", 1))
+        if not spec.params:
+            raise SpecError(f"fault '{fid}' takes no parameter; got '={value}'")
+        params[spec.params[0].name] = value
+    return Fault(id=fid, stage=stage, column=column or None, params=params)
 
 
 def with_faults(journey: Journey, faults: Sequence[Fault]) -> Journey:
@@ -214,7 +414,7 @@ def with_faults(journey: Journey, faults: Sequence[Fault]) -> Journey:
             raise SpecError(f"fault '{fault.id}' targets stage '{fault.stage}', which journey "
                             f"'{journey.name}' does not have; its stages: "
                             f"{list(journey.stages)}")
-        if fault.id in MODEL_FAULTS and journey.spec.model_for(fault.stage) is None:
+        if REGISTRY[fault.id].model is not None and journey.spec.model_for(fault.stage) is None:
             raise SpecError(f"fault '{fault.id}' replaces a model, and stage '{fault.stage}' "
                             f"serves none; stages with a model: "
                             f"{list(journey.spec.model_stages)}")
@@ -225,8 +425,9 @@ def with_faults(journey: Journey, faults: Sequence[Fault]) -> Journey:
 
 
 def _wrap(fn: Callable[..., pd.DataFrame], fault: Fault) -> Callable[..., pd.DataFrame]:
-    if fault.id in MODEL_FAULTS:
-        replacement = MODEL_FAULTS[fault.id]
+    spec = REGISTRY[fault.id]
+    if spec.model is not None:
+        replacement = spec.model
 
         @functools.wraps(fn)
         def with_model(frame: pd.DataFrame, model: Any, *args: Any, **kwargs: Any
@@ -234,7 +435,9 @@ def _wrap(fn: Callable[..., pd.DataFrame], fault: Fault) -> Callable[..., pd.Dat
             return fn(frame, replacement(fault), *args, **kwargs)
 
         return with_model
-    transform = FRAME_FAULTS[fault.id][1]
+    transform = spec.transform
+    if transform is None:  # Fault() admits injectable ids only
+        raise SpecError(f"fault '{fault.id}' is not injected into a run")
 
     @functools.wraps(fn)
     def with_output(*args: Any, **kwargs: Any) -> pd.DataFrame:
@@ -252,3 +455,72 @@ def tamper_golden(artifact_dir: Path, frame: str = "score") -> Path:
     df.loc[df.index[0], num[0]] = df[num[0]].iloc[0] + 0.01
     df.to_parquet(path, index=False)
     return path
+
+
+_PROSE = """\
+# Production faults e2e-assets injects and catches
+
+This is the project's fault catalogue, generated from the registry in `e2e_assets/faults.py`
+(`python -m e2e_assets.faults --markdown > docs/faults.md`; a test fails when it is stale).
+Every row is a way a model-driven flow breaks in production. For each, `e2e_assets.faults` has
+an injection (`e2e-assets run <journey> --fault ID[:STAGE[:COLUMN[=VALUE]]]`, or
+`with_faults(journey, [Fault(...)])` in Python) and at least one check must fail when it is
+present, naming the stage at fault. A clean run raises no failure: a check that cries wolf is
+as broken as one that sleeps.
+
+Injection wraps the journey's stage functions (a frame fault alters what the stage returns; a
+model fault replaces the model the stage is given); the core runs the wrapped journey as
+always. The dry run before a run uses the journey without faults, so a drill reaches the checks
+instead of being refused as a configuration error.
+
+A run with `--fault` is a drill: it delivers to the shadow table (`<sink table>__shadow`), never
+to the real sink, never publishes its outputs as the journey's latest, and is tagged
+`e2e/drill` with its faults in Dagster; its JSON report lists them under `drill`.
+
+Parameters: `=VALUE` sets a fault's first parameter (`--fault null_burst:features:lvrat=0.9`);
+from Python, `Fault(..., params={"share": 0.9})` sets any of them. A value that is not what the
+parameter expects, or a value for a fault that takes none, is refused (exit 2) naming the
+`--fault` text and what was expected.
+"""
+
+_OUTRO = """
+The tests that inject every caught fault into the reference journeys and assert the check
+that must catch it are in `tests/dagster/test_checks_in_runs.py` and
+`tests/dagster/test_drift_checks.py`.
+"""
+
+
+def _param_cell(spec: FaultSpec) -> str:
+    def one(p: Param) -> str:
+        default = "" if p.default is None else f" = {p.default:g}" if isinstance(
+            p.default, float) else f" = {p.default}"
+        doc = f" ({p.doc})" if p.doc and p.kind != "text" else ""
+        return f"`{p.name}`{default}: {p.expected().split(': ', 1)[1]}{doc}"
+
+    return "; ".join(one(p) for p in spec.params) or "—"
+
+
+def catalogue_markdown() -> str:
+    """docs/faults.md, generated from ``REGISTRY``."""
+    head = ("| id | fault | injection (default stage) | parameters (`=VALUE` sets the first) "
+            "| caught in the reference journeys by | status |\n|---|---|---|---|---|---|\n")
+    rows = []
+    for s in REGISTRY.values():
+        where = f" (`{s.stage}`)" if s.stage and s.injectable else ""
+        injection = s.injection if s.injection != "—" or s.injectable else "—"
+        rows.append(f"| `{s.id}` | {s.fault} | {injection}{where} | "
+                    f"{_param_cell(s) if s.injectable else '—'} | {s.caught_by} | {s.status} |")
+    return f"{_PROSE}\n{head}" + "\n".join(rows) + "\n" + _OUTRO
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["--markdown"]:
+        print("usage: python -m e2e_assets.faults --markdown", file=sys.stderr)
+        return 2
+    sys.stdout.write(catalogue_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -217,12 +217,12 @@ def test_suggested_suite_passes_on_its_sample_and_catches_faults(features: pd.Da
 
 def test_cohort_bias_fault_takes_its_cohort_from_the_command_line() -> None:
     from e2e_assets.errors import SpecError
-    from e2e_assets.faults import FRAME_FAULTS, parse_fault
+    from e2e_assets.faults import cohort_bias, parse_fault
 
     fault = parse_fault("cohort_bias:score:p_default=home == 'rent'")
     frame = pd.DataFrame({"request_id": ["a", "b"], "home": ["rent", "owner"],
                           "p_default": [0.1, 0.1]})
-    out = FRAME_FAULTS["cohort_bias"][1](frame, fault)
+    out = cohort_bias(frame, fault)
     assert out["p_default"].tolist() == [pytest.approx(0.3), pytest.approx(0.1)]
-    with pytest.raises(SpecError, match="needs its cohort as a rule"):
-        FRAME_FAULTS["cohort_bias"][1](frame, parse_fault("cohort_bias:score:p_default"))
+    with pytest.raises(SpecError, match="needs its cohort as a rule"):  # no categorical column
+        cohort_bias(frame, parse_fault("cohort_bias:score:p_default"))
