@@ -102,7 +102,8 @@ def _run_and_print(journey: Journey, home: Home, alias: str | None,
                 journey = with_faults(journey, parsed[-1:])
             except SpecError as exc:
                 raise SpecError(exc.detail, field=f"--fault {text}") from None
-        _say(f"[{journey.name}] INJECTING faults: {', '.join(f.describe() for f in parsed)}")
+        _say(f"[{journey.name}] INJECTING faults: {', '.join(f.describe() for f in parsed)} "
+             f"(a drill: delivered to the shadow sink, tagged e2e/drill)")
     from e2e_assets.orchestration.run import run_journey  # Dagster: after the cheap checks
 
     _say(f"[{journey.name}] dry run on {sample_rows} source rows, then "
@@ -259,9 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("journey", help="journey name (folder under pipelines/) or journey.yaml path")
     p.add_argument("--alias", help="serve this model alias instead of the spec's (e.g. challenger)")
     p.add_argument("--report", help="write the JSON report here (default: <home>/reports/)")
-    p.add_argument("--fault", action="append", metavar="ID[:STAGE[:COLUMN]]",
-                   help="inject a production fault (see docs/FAULTS.md), e.g. "
-                        "null_burst:features:age")
+    p.add_argument("--fault", action="append", metavar="ID[:STAGE[:COLUMN[=VALUE]]]",
+                   help="inject a production fault (see docs/faults.md; VALUE sets its first "
+                        "parameter), e.g. null_burst:features:age=0.9; a drill: delivered to "
+                        "the shadow sink")
     p.add_argument("--allow-unblessed", action="store_true",
                    help="serve model versions the promotion gate has not blessed (a drill; "
                         "recorded in the run's tags)")

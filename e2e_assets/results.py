@@ -58,6 +58,7 @@ class JourneyRun:
     wall_time_s: float = 0.0
     problems: tuple[dict[str, object], ...] = ()  # every problem the dry run found
     unblessed_allowed: bool = False  # a drill served versions the gate has not blessed
+    drill: tuple[str, ...] = ()  # faults injected on purpose: delivered to the shadow sink
 
     @property
     def blocking_failures(self) -> tuple[CheckOutcome, ...]:
@@ -115,6 +116,9 @@ def render_table(run: JourneyRun) -> str:
     if run.unblessed_allowed:
         lines.append("DRILL: --allow-unblessed served versions the promotion gate has not "
                      "blessed (recorded in the run's tags and this report)")
+    if run.drill:
+        lines.append(f"DRILL: faults {', '.join(run.drill)} injected; delivered to the shadow "
+                     f"sink, not the real one (tag e2e/drill)")
     verdict = f"{run.status.upper()} in {run.wall_time_s:.1f} s"
     if run.error:
         verdict += f": {run.error}"

@@ -45,3 +45,20 @@ def own_experiments(home: Path) -> None:
     for experiment in client.search_experiments():
         if experiment.name.startswith("e2e-assets/"):
             client.rename_experiment(experiment.experiment_id, f"{experiment.name} (base)")
+
+
+def empty_shadow(database_url: str, table: str) -> str:
+    """Drop ``table``'s shadow copy (the bootstrap's gate runs filled it), so that a drill's
+    test counts only what the drill delivered there; returns the shadow table's name."""
+    import sqlalchemy as sa
+
+    from e2e_assets.sinks import shadow_table
+
+    shadow = shadow_table(table)
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{shadow}"'))
+    finally:
+        engine.dispose()
+    return shadow

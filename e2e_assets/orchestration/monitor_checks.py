@@ -15,7 +15,7 @@ from e2e_assets.checks.base import CheckResult, ConfiguredCheck, StageCheckConte
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
-from e2e_assets.orchestration.resources import SHADOW_TAG, MlflowResource, StageStore
+from e2e_assets.orchestration.resources import DRILL_TAG, SHADOW_TAG, MlflowResource, StageStore
 from e2e_assets.spec import Journey
 
 DEFAULT_CRON = "0 * * * *"
@@ -59,7 +59,8 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
                                       "output_from_run": mine.ref.run_id if mine else
                                       store.latest().get(stage, "")}
         evaluated = evaluate_one(ctx, check)
-        if context.run.tags.get(SHADOW_TAG) == "true" and not evaluated.result.passed:
+        if (context.run.tags.get(SHADOW_TAG) == "true" and DRILL_TAG not in context.run.tags
+                and not evaluated.result.passed):  # a drill shows drift as production would
             evaluated = _reported_not_blocking(evaluated)
         return to_check_result(journey, evaluated, provenance)
 

@@ -16,6 +16,8 @@ BASELINE_TAG_PREFIX = "e2e/baseline_version/"  # + stage: the version a challeng
 UNBLESSED_TAG = "e2e/allow_unblessed"
 # A validation run (the gate's): decisions go to the shadow sink, never the journey's latest.
 SHADOW_TAG = "e2e/shadow"
+# A drill (faults injected on purpose): shadow sink like a validation run, checks as in production.
+DRILL_TAG = "e2e/drill"
 
 
 def pin_tags(pins: Mapping[str, str], prefix: str = PIN_TAG_PREFIX) -> dict[str, str]:

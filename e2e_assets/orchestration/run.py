@@ -28,6 +28,7 @@ from e2e_assets.orchestration.instance import JOURNEY_TAG, instance_for, process
 from e2e_assets.orchestration.resources import (
     ALIAS_TAG,
     BASELINE_TAG_PREFIX,
+    DRILL_TAG,
     SHADOW_TAG,
     pin_tags,
     unblessed_tag,
@@ -50,8 +51,11 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
     ``allow_unblessed`` serves unblessed versions (a drill; the run's tags record it).
     ``served`` gives the models already configured (the gate: the candidate pinned, the
     champion as baseline); ``shadow`` delivers to the shadow sink and never publishes.
+    A journey with injected faults is a drill: always shadow, tagged ``e2e/drill``.
     """
     started = perf_counter()
+    drill = journey.injected
+    shadow = shadow or bool(drill)
     if served is None and allow_unblessed:
         served = ServedModels(journey, home.tracking_uri, alias, allow_unblessed=True)
     try:
@@ -62,17 +66,19 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
         problems = exc.problems if isinstance(exc, DryRunError) else ()
         return JourneyRun(journey=journey.name, run_id=None, stages=(), error=str(exc),
                           error_exit_code=exc.exit_code, problems=problems,
-                          wall_time_s=perf_counter() - started)
+                          wall_time_s=perf_counter() - started, drill=drill)
     job = defs.resolve_job_def(journey_job_name(journey))
     tags = {JOURNEY_TAG: journey.name, **process_tags(), **pin_tags(served.pinned()),
             **pin_tags(_baseline_pins(served), BASELINE_TAG_PREFIX),
             **unblessed_tag(served.allow_unblessed),
             **({SHADOW_TAG: "true"} if shadow else {}),
+            **({DRILL_TAG: ", ".join(drill)} if drill else {}),
             **({ALIAS_TAG: alias} if alias else {}), **(tags or {})}
     result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
                                     run_config=_QUIET)
     run = summarize(journey, result, served.summary(), perf_counter() - started)
-    return replace(run, unblessed_allowed=bool(served.allow_unblessed) and not shadow)
+    return replace(run, unblessed_allowed=bool(served.allow_unblessed) and not shadow,
+                   drill=drill)
 
 
 def _baseline_pins(served: ServedModels) -> dict[str, str]:

@@ -16,7 +16,7 @@ from e2e_assets.orchestration.run import run_journey
 from e2e_assets.results import JourneyRun, render_table
 from e2e_assets.sinks import count_rows
 from e2e_assets.spec import STAGES, load_journey
-from tests.helpers import REPO, journey_with_checks
+from tests.helpers import REPO, empty_shadow, journey_with_checks
 
 pytestmark = pytest.mark.slow
 SINKS = {"credit_approval": "credit_decisions", "loan_pricing": "loan_offers"}
@@ -69,6 +69,7 @@ FAULTS = [  # journey, fault, the (stage, check) that must catch it
 def test_fault_is_caught_at_its_stage(home: Path, name: str, fault: Fault,
                                       caught_by: tuple[str, str]) -> None:
     h = Home.from_env()
+    shadow = empty_shadow(h.database_url, SINKS[name])
     run = run_journey(with_faults(reference(name, h), [fault]), h)
     assert caught_by in failed(run), render_table(run)
     stage = caught_by[0]
@@ -77,12 +78,14 @@ def test_fault_is_caught_at_its_stage(home: Path, name: str, fault: Fault,
     assert statuses[stage] == "blocked"
     assert all(statuses[s] == "skipped" for s in STAGES[STAGES.index(stage) + 1:])
     assert all(statuses[s] == "materialized" for s in STAGES[:STAGES.index(stage)])
-    assert count_rows(h.database_url, SINKS[name]) == 0  # nothing delivered
+    assert count_rows(h.database_url, shadow) == 0  # nothing delivered, even to a drill's sink
+    assert count_rows(h.database_url, SINKS[name]) == 0
 
 
 def test_blocking_check_at_score_stops_decide_and_deliver(home: Path) -> None:
     h = Home.from_env()
     fault = Fault("precision_change", "score", "p_default")
+    shadow = empty_shadow(h.database_url, "credit_decisions")
     run = run_journey(with_faults(reference("credit_approval", h), [fault]), h)
     instance = instance_for(h)
     for stage in ("decide", "deliver"):
@@ -92,7 +95,24 @@ def test_blocking_check_at_score_stops_decide_and_deliver(home: Path) -> None:
     evaluations = {(c.stage, c.name): c for c in run.checks}
     golden = evaluations[("score", "golden")]
     assert not golden.passed and golden.blocking and "p_default' differs" in golden.description
+    assert count_rows(h.database_url, shadow) == count_rows(h.database_url, "credit_decisions") == 0
+
+
+def test_a_drill_delivers_to_the_shadow_sink_and_is_tagged(home: Path) -> None:
+    """Finding: a run with --fault wrote the real sink. A drill that reaches deliver writes
+    the shadow table only, is tagged e2e/drill in Dagster and says so in its report."""
+    h = Home.from_env()
+    shadow = empty_shadow(h.database_url, "credit_decisions")
+    fault = Fault("latency_regression", "score", params={"seconds": 0})
+    run = run_journey(with_faults(reference("credit_approval", h), [fault]), h)
+    assert run.stages[-1].status == "materialized", render_table(run)
+    assert count_rows(h.database_url, shadow) == run.stages[-1].rows_out > 1000
     assert count_rows(h.database_url, "credit_decisions") == 0
+    assert run.drill == ("latency_regression@score",)
+    assert json.loads(json.dumps(run.to_dict()))["drill"] == ["latency_regression@score"]
+    assert "DRILL: faults latency_regression@score injected" in render_table(run)
+    tags = instance_for(h).get_run_by_id(str(run.run_id)).tags
+    assert tags["e2e/drill"] == "latency_regression@score" and tags["e2e/shadow"] == "true"
 
 
 def test_signature_contract_blocks_before_the_model_runs(home: Path, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from e2e_assets.model_registry import client_for
 from e2e_assets.orchestration.instance import instance_for
 from e2e_assets.orchestration.run import run_journey
 from e2e_assets.results import render_table
+from e2e_assets.sinks import shadow_table
 from e2e_assets.spec import Journey, load_journey
 from tests.helpers import REPO
 
@@ -72,13 +73,13 @@ def materialization(instance: dg.DagsterInstance, stage: str) -> dict[str, Any] 
     return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
 
 
-def sink_frame(home: Home) -> pd.DataFrame | None:
+def sink_frame(home: Home, table: str = SINK) -> pd.DataFrame | None:
     engine = sa.create_engine(home.database_url)
     try:
         with engine.connect() as conn:
-            if not sa.inspect(conn).has_table(SINK):
+            if not sa.inspect(conn).has_table(table):
                 return None
-            return pd.read_sql_table(SINK, conn).sort_values("request_id", ignore_index=True)
+            return pd.read_sql_table(table, conn).sort_values("request_id", ignore_index=True)
     finally:
         engine.dispose()
 
@@ -164,7 +165,7 @@ def test_clean_run_serves_both_models_and_delivers_every_request(fc_home: Path) 
 def test_wrong_fraud_model_is_caught_and_nothing_is_delivered(fc_home: Path) -> None:
     h = Home.from_env()
     journey = load(h)
-    before = sink_frame(h)
+    before = {t: sink_frame(h, t) for t in (SINK, shadow_table(SINK))}  # a drill's: the shadow
     deliver_before = materialization(instance_for(h), "deliver")
     run = run_journey(with_faults(journey, [Fault("wrong_model", "screen")]), h)
     assert run.exit_code == 1, render_table(run)
@@ -175,12 +176,13 @@ def test_wrong_fraud_model_is_caught_and_nothing_is_delivered(fc_home: Path) -> 
     statuses = {s.stage: s.status for s in run.stages}
     assert statuses["ingest"] == "materialized" and statuses["screen"] == "blocked"
     assert all(statuses[s] == "skipped" for s in STAGES[2:]), statuses
-    # Nothing reached the sink: the rows are exactly what they were (or there are none).
-    after = sink_frame(h)
-    if before is None:
-        assert after is None or after.empty
-    else:
-        pd.testing.assert_frame_equal(after, before)
+    # Nothing reached either sink: the rows are exactly what they were (or there are none).
+    for table, rows in before.items():
+        after = sink_frame(h, table)
+        if rows is None:
+            assert after is None or after.empty
+        else:
+            pd.testing.assert_frame_equal(after, rows)
     instance = instance_for(h)
     assert materialization(instance, "deliver") == deliver_before  # deliver did not run
     ingest = materialization(instance, "ingest")  # the drill is on the record

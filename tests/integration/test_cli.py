@@ -15,7 +15,7 @@ from e2e_assets.home import Home
 from e2e_assets.model_registry import client_for
 from e2e_assets.sinks import count_rows
 from tests.conftest import cli
-from tests.helpers import journey_variant
+from tests.helpers import empty_shadow, journey_variant
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +119,8 @@ def test_home_env_var_moves_everything(home: Path, tmp_path: Path) -> None:
 
 
 def test_blocking_check_exits_1_naming_check_and_stage(home: Path) -> None:
+    url = Home.from_env(str(home)).database_url
+    shadow = empty_shadow(url, "credit_decisions")  # a drill delivers there, not to the sink
     proc = cli("run", "credit_approval", "--fault", "precision_change:score:p_default",
                home=home)
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -128,8 +130,9 @@ def test_blocking_check_exits_1_naming_check_and_stage(home: Path) -> None:
              if line.split() and line.split()[0] in ("score", "decide", "deliver")}
     assert lines == {"score": "blocked", "decide": "skipped", "deliver": "skipped"}
     report = json.loads((home / "reports" / "credit_approval.json").read_text())
-    assert report["exit_code"] == 1
-    assert count_rows(Home.from_env(str(home)).database_url, "credit_decisions") == 0
+    assert report["exit_code"] == 1 and report["runs"][0]["drill"] == [
+        "precision_change@score[p_default]"]
+    assert count_rows(url, shadow) == count_rows(url, "credit_decisions") == 0
 
 
 def test_unknown_fault_exits_2(home: Path) -> None:
