@@ -25,6 +25,7 @@ import pandas as pd
 
 from e2e_assets.checks.base import StageCheckContext
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one, evaluate_phase
+from e2e_assets.checks.sink_audit import SINK_AUDIT
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.frames import frame_digest
 from e2e_assets.handoff import HandoffRef, RunStore
@@ -108,7 +109,7 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
     ref = run.store.write(stage, out, read_ref)
     lineage = {**lineage, stage: ref}
     if stage == journey.spec.sink_stage:
-        checks = _deliver(journey, ctx, checks, facts, shadow=run.shadow)
+        checks = _deliver(journey, ctx, checks, facts, run_id=run.run_id, shadow=run.shadow)
     provenance = build_provenance(
         journey=journey.name, stage=stage, run_id=run.run_id, folder=journey.folder,
         config_digest=journey.config_digest, seed=journey.spec.seed,
@@ -168,16 +169,26 @@ def _served_versions(journey: Journey, run: RunContext) -> dict[str, str]:
 
 
 def _deliver(journey: Journey, ctx: StageCheckContext, checks: list[EvaluatedCheck],
-             facts: dict[str, Any], *, shadow: bool = False) -> list[EvaluatedCheck]:
+             facts: dict[str, Any], *, run_id: str, shadow: bool = False
+             ) -> list[EvaluatedCheck]:
     """Write the sink (a validation run: its shadow table) in one transaction, then re-evaluate
-    the checks that read it back."""
+    the checks that read it back. A journey with a ``sink_audit`` check has the sink audited
+    against the last deliveries' row digests inside that transaction, before the write
+    overwrites the evidence; the ``sink_audit`` monitor check reports what it found."""
     sink = journey.spec.sink
+    key = journey.spec.sink_key
     table = shadow_table(sink.table) if shadow else sink.table
-    written = write_sink(ctx.frame("output"), sink.url, table, journey.spec.sink_key)
+    # A shadow table keeps its own ledger, so drills that deliver there are audited too.
+    audited = any(c.kind.name == SINK_AUDIT for c in journey.checks_for(ctx.stage))
+    written = write_sink(ctx.frame("output"), sink.url, table, key,
+                         ledger_run=run_id if audited else None)
     facts.update(sink_table=written.table, sink_url=written.url,
                  sink_rows_written=written.rows_written, sink_rows_replaced=written.rows_replaced)
-    ctx = replace(ctx, sink_ids=lambda ids: sink_ids(sink.url, table, journey.spec.sink_key,
-                                                      ids))
+    if written.audit is not None:
+        facts.update(sink_audit_before_write=written.audit.describe())
+    ctx = replace(ctx, sink_ids=lambda ids: sink_ids(sink.url, table, key, ids),
+                  sink_digests=lambda ids: {i: written.digests[i] for i in ids
+                                            if i in written.digests})
     uses_sink = {c.name: c for c in journey.checks_for(ctx.stage) if c.kind.uses_sink}
     return [evaluate_one(ctx, uses_sink[e.name]) if e.name in uses_sink else e for e in checks]
 

@@ -2,12 +2,30 @@
 
 One transaction per write: either every row lands or none does, and re-running the same run
 replaces its rows instead of duplicating them.
+
+Audit (``sink_audit``): a delivery with a ``ledger_run`` records, in the same transaction and
+the same database, one canonical digest per delivered row in ``<table>__e2e_ledger`` (id, digest,
+columns, run id). Rows the sink holds that differ from their ledger digest were altered, ledger
+ids missing from the sink were deleted, sink ids the ledger lacks are foreign (never delivered
+through an audited delivery). Before it overwrites, the same transaction audits the sink against
+the ledger and keeps the findings in ``<table>__e2e_audits`` (one row per delivering run), so a
+re-upsert that repairs the rows never hides that they had been tampered with. The first audited
+delivery adopts the rows already in the table as delivered (there is no earlier record), and a
+row deleted from the sink stays reported as deleted until a delivery brings it back. The ledger lives
+beside the sink, not in the stage store, because only one transaction can keep the two in step:
+a crash between a sink write and a separate file write would make the next audit cry wolf.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import hashlib
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 import numpy as np
@@ -19,6 +37,9 @@ from e2e_assets.errors import InfrastructureError
 
 _CHUNK = 500
 SHADOW_SUFFIX = "__shadow"
+LEDGER_SUFFIX = "__e2e_ledger"
+AUDITS_SUFFIX = "__e2e_audits"
+ADOPTED_RUN = "(in the sink before the first audited delivery)"
 
 
 def shadow_table(table: str) -> str:
@@ -32,6 +53,78 @@ class SinkWrite:
     url: str  # masked
     rows_written: int
     rows_replaced: int
+    audit: SinkAudit | None = None  # the sink against the ledger, before this write
+    # {id: row digest} of the written rows as the sink holds them, read back in the write's
+    # own transaction (a concurrent writer cannot make them look altered)
+    digests: Mapping[Any, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SinkAudit:
+    """The sink table against the digests of the rows delivered to it (ids sorted by str)."""
+
+    table: str
+    recorded: int  # rows in the ledger
+    deleted: tuple[Any, ...] = ()
+    altered: tuple[Any, ...] = ()
+    foreign: tuple[Any, ...] = ()
+    run_id: str | None = None  # the run before whose delivery this audit ran, if any
+
+    @property
+    def clean(self) -> bool:
+        return not (self.deleted or self.altered or self.foreign)
+
+    def describe(self) -> str:
+        """Counts only (ids may be sensitive): '2 deleted, 0 altered, 1 foreign of 1337'."""
+        return (f"{len(self.deleted)} deleted, {len(self.altered)} altered, "
+                f"{len(self.foreign)} foreign (ledger of {self.recorded} rows)")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"table": self.table, "recorded": self.recorded, "deleted": list(self.deleted),
+                "altered": list(self.altered), "foreign": list(self.foreign),
+                "run_id": self.run_id}
+
+
+# -- canonical row digests -------------------------------------------------------------------
+def canonical_value(value: Any) -> str:
+    """One text per value, equal for the value delivered and the value the sink gives back.
+
+    SQLite and PostgreSQL return booleans as bool or 0/1, integral floats as floats or ints and
+    NUMERIC as Decimal: numbers (booleans included) compare by value, so ``True``, ``1`` and
+    ``1.0`` agree, while the string ``"1"`` does not. None, NaN and NaT are one missing value.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NaT:
+        return "null"
+    if isinstance(value, bool):
+        return f"n:{int(value)}"
+    if isinstance(value, (int, float, Decimal)):
+        number = float(value) if not isinstance(value, int) else value
+        if isinstance(number, float):
+            if math.isnan(number):
+                return "null"
+            if number.is_integer() and abs(number) < 2 ** 63:
+                number = int(number)
+        return f"n:{number!r}"
+    if isinstance(value, (datetime, date)):
+        return f"t:{pd.Timestamp(value).isoformat()}"
+    if isinstance(value, bytes):
+        return f"b:{value.hex()}"
+    return f"s:{value}"
+
+
+def row_digest(row: Mapping[Any, Any], columns: Sequence[str]) -> str:
+    """sha256 of the row's canonical values over ``columns`` (order-free)."""
+    payload = json.dumps([[c, canonical_value(row.get(c))] for c in sorted(columns)],
+                         ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def row_digests(df: pd.DataFrame, key: str) -> dict[Any, str]:
+    """{request id: row digest} for a frame, values converted as they are written."""
+    columns = [str(c) for c in df.columns]
+    return {row[key]: row_digest(row, columns) for row in _records(df)}
 
 
 def _column_type(series: pd.Series) -> sa.types.TypeEngine:
@@ -62,8 +155,11 @@ def _records(df: pd.DataFrame) -> list[dict[str, object]]:
     return cast(list[dict[str, object]], rows)
 
 
-def write_sink(df: pd.DataFrame, url: str, table: str, key: str) -> SinkWrite:
-    """Upsert ``df`` into ``table`` by ``key`` in one transaction."""
+def write_sink(df: pd.DataFrame, url: str, table: str, key: str, *,
+               ledger_run: str | None = None) -> SinkWrite:
+    """Upsert ``df`` into ``table`` by ``key`` in one transaction. With ``ledger_run``, first
+    audit the sink against its ledger, then record the audit and the delivered rows' digests
+    (see the module docstring), all in the same transaction."""
     if key not in df.columns:
         raise InfrastructureError(f"sink key column '{key}' is not in the delivered frame "
                                   f"(columns: {list(df.columns)})")
@@ -87,6 +183,10 @@ def write_sink(df: pd.DataFrame, url: str, table: str, key: str) -> SinkWrite:
             else:
                 target = _table_for(df, table, key, metadata)
                 target.create(conn)
+            audit = None
+            if ledger_run:
+                _serialize_deliveries(conn, target)
+                audit = _audit(conn, target, key, ledger_run)
             keys = df[key].tolist()
             replaced = 0
             for start in range(0, len(keys), _CHUNK):
@@ -96,12 +196,25 @@ def write_sink(df: pd.DataFrame, url: str, table: str, key: str) -> SinkWrite:
                 replaced += res.rowcount or 0
             if len(df):
                 conn.execute(sa.insert(target), _records(df))
+            digests = _read_digests(conn, target, key, keys, [str(c) for c in df.columns])
+            if ledger_run and audit is not None:
+                _record_delivery(conn, target, key, df, ledger_run, audit)
     except InfrastructureError:
         raise
     except sa.exc.SQLAlchemyError as exc:
         raise InfrastructureError(f"writing to sink table '{table}' at {masked(url)} failed, "
                                   f"nothing was written: {reason(exc)}") from exc
-    return SinkWrite(table=table, url=masked(url), rows_written=len(df), rows_replaced=replaced)
+    return SinkWrite(table=table, url=masked(url), rows_written=len(df), rows_replaced=replaced,
+                     audit=audit, digests=digests)
+
+
+def _serialize_deliveries(conn: sa.Connection, target: sa.Table) -> None:
+    """Hold the sink's write lock before the audit reads ledger and sink, so a delivery
+    committing in between cannot make its rows look altered (readers are not blocked)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f'LOCK TABLE "{target.name}" IN SHARE ROW EXCLUSIVE MODE'))
+    else:  # SQLite takes its database write lock at the first write statement
+        conn.execute(sa.delete(target).where(sa.false()))
 
 
 def count_rows(url: str, table: str) -> int:
@@ -123,3 +236,139 @@ def sink_ids(url: str, table: str, key: str, ids: Iterable[Any]) -> list[object]
             found += [r[0] for r in conn.execute(
                 sa.select(target.c[key]).where(target.c[key].in_(chunk)))]
     return found
+
+
+def sink_row_digests(url: str, table: str, key: str, ids: Iterable[Any],
+                     columns: Sequence[str]) -> dict[Any, str]:
+    """{id: digest over ``columns``} of the sink rows with these ids; a column the sink lacks
+    reads as missing, so the row differs."""
+    with engine_for(url).connect() as conn:
+        target = sa.Table(table, sa.MetaData(), autoload_with=conn)
+        return _read_digests(conn, target, key, ids, columns)
+
+
+def _read_digests(conn: sa.Connection, target: sa.Table, key: str, ids: Iterable[Any],
+                  columns: Sequence[str]) -> dict[Any, str]:
+    wanted = [i.item() if isinstance(i, np.generic) else i for i in ids]
+    cols = [target.c[c] for c in columns if c in target.c]
+    out: dict[Any, str] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        for row in conn.execute(sa.select(*cols).where(target.c[key].in_(chunk))).mappings():
+            out[row[key]] = row_digest(row, columns)
+    return out
+
+
+# -- the audit ledger ------------------------------------------------------------------------
+def _open_ledger(conn: sa.Connection, table: str) -> tuple[sa.Table, sa.Table] | None:
+    """The ledger and audits tables of sink ``table``, or None if no audited delivery yet."""
+    if not sa.inspect(conn).has_table(table + LEDGER_SUFFIX):
+        return None
+    metadata = sa.MetaData()
+    return (sa.Table(table + LEDGER_SUFFIX, metadata, autoload_with=conn),
+            sa.Table(table + AUDITS_SUFFIX, metadata, autoload_with=conn))
+
+
+def _create_ledger(conn: sa.Connection, target: sa.Table, key: str) -> tuple[sa.Table, sa.Table]:
+    metadata = sa.MetaData()
+    ledger = sa.Table(target.name + LEDGER_SUFFIX, metadata,
+                      sa.Column(key, target.c[key].type, primary_key=True),
+                      sa.Column("row_digest", sa.Text(), nullable=False),
+                      sa.Column("row_columns", sa.Text(), nullable=False),
+                      sa.Column("run_id", sa.Text(), nullable=False),
+                      sa.Column("delivered_at", sa.Float(), nullable=False))
+    audits = sa.Table(target.name + AUDITS_SUFFIX, metadata,
+                      sa.Column("run_id", sa.Text(), primary_key=True),
+                      sa.Column("audited_at", sa.Float(), nullable=False),
+                      sa.Column("findings", sa.Text(), nullable=False))
+    metadata.create_all(conn)
+    return ledger, audits
+
+
+def _audit(conn: sa.Connection, target: sa.Table, key: str, run_id: str | None) -> SinkAudit:
+    tables = _open_ledger(conn, target.name)
+    if tables is None:  # nothing delivered under audit yet: no baseline, nothing to report
+        return SinkAudit(table=target.name, recorded=0, run_id=run_id)
+    ledger = tables[0]
+    recorded = {r[0]: (r[1], r[2]) for r in conn.execute(
+        sa.select(ledger.c[key], ledger.c.row_digest, ledger.c.row_columns)).all()}
+    seen: set[Any] = set()
+    altered, foreign = [], []
+    for row in conn.execute(sa.select(target)).mappings():
+        rid = row[key]
+        seen.add(rid)
+        if rid not in recorded:
+            foreign.append(rid)
+        elif row_digest(row, json.loads(recorded[rid][1])) != recorded[rid][0]:
+            altered.append(rid)
+    deleted = [rid for rid in recorded if rid not in seen]
+    return SinkAudit(table=target.name, recorded=len(recorded), deleted=_sorted(deleted),
+                     altered=_sorted(altered), foreign=_sorted(foreign), run_id=run_id)
+
+
+def _record_delivery(conn: sa.Connection, target: sa.Table, key: str, df: pd.DataFrame,
+                     run_id: str, audit: SinkAudit) -> None:
+    now = time.time()
+    names = sorted(str(c) for c in df.columns)
+    columns = json.dumps(names)
+    digests = row_digests(df, key)
+    tables = _open_ledger(conn, target.name)
+    if tables is None:
+        # The first audited delivery adopts the rows already in the sink as its baseline:
+        # without a record of who wrote them, calling them foreign would only cry wolf.
+        tables = _create_ledger(conn, target, key)
+        cols = [target.c[c] for c in names if c in target.c]
+        adopted = {row[key]: row_digest(row, names)
+                   for row in conn.execute(sa.select(*cols)).mappings() if row[key] not in digests}
+        _insert_ledger(conn, tables[0], key, adopted, columns, ADOPTED_RUN, now)
+    ledger, audits = tables
+    ids = list(digests)
+    for start in range(0, len(ids), _CHUNK):
+        conn.execute(sa.delete(ledger).where(ledger.c[key].in_(ids[start:start + _CHUNK])))
+    _insert_ledger(conn, ledger, key, digests, columns, run_id, now)
+    conn.execute(sa.delete(audits).where(audits.c.run_id == run_id))
+    conn.execute(sa.insert(audits), [{"run_id": run_id, "audited_at": now,
+                                      "findings": json.dumps(audit.as_json(), default=str)}])
+
+
+def _insert_ledger(conn: sa.Connection, ledger: sa.Table, key: str, digests: Mapping[Any, str],
+                   columns: str, run_id: str, now: float) -> None:
+    if digests:
+        conn.execute(sa.insert(ledger), [{key: rid, "row_digest": d, "row_columns": columns,
+                                          "run_id": run_id, "delivered_at": now}
+                                         for rid, d in digests.items()])
+
+
+def audit_sink(url: str, table: str, key: str) -> tuple[SinkAudit, SinkAudit | None]:
+    """(the sink now against its ledger, the audit the last delivery ran before it wrote).
+    Raises InfrastructureError if the sink table or its ledger does not exist."""
+    try:
+        with engine_for(url).connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                raise InfrastructureError(f"sink table '{table}' at {masked(url)} does not "
+                                          f"exist: nothing was delivered there yet")
+            target = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            tables = _open_ledger(conn, table)
+            if tables is None:
+                raise InfrastructureError(
+                    f"sink table '{table}' at {masked(url)} has no audit ledger "
+                    f"('{table}{LEDGER_SUFFIX}'): no delivery recorded row digests yet; run the "
+                    f"journey once with its sink_audit check")
+            audits = tables[1]
+            last = conn.execute(sa.select(audits.c.run_id, audits.c.findings)
+                                .order_by(audits.c.audited_at.desc()).limit(1)).first()
+            now = _audit(conn, target, key, last.run_id if last else None)
+    except sa.exc.SQLAlchemyError as exc:
+        raise InfrastructureError(f"auditing sink table '{table}' at {masked(url)} failed: "
+                                  f"{reason(exc)}") from exc
+    before = None
+    if last is not None:
+        raw = json.loads(last.findings)
+        before = SinkAudit(table=raw["table"], recorded=raw["recorded"],
+                           deleted=tuple(raw["deleted"]), altered=tuple(raw["altered"]),
+                           foreign=tuple(raw["foreign"]), run_id=raw["run_id"])
+    return now, before
+
+
+def _sorted(ids: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(sorted(ids, key=str))

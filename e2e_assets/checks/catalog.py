@@ -10,4 +10,5 @@ from e2e_assets.checks import (  # noqa: F401
     reconcile,
     reproducibility,
     rules,
+    sink_audit,
 )

@@ -1,13 +1,15 @@
-"""Reconciliation: every ingested request is delivered exactly once, and lands in the sink."""
+"""Reconciliation: every ingested request is delivered exactly once, and lands in the sink as
+delivered (each sink row's canonical digest equals the delivered row's, see ``sinks.row_digest``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.base import MASK, CheckResult, Options, StageCheckContext, register
+from e2e_assets.sinks import row_digests
 
 
 class ReconcileOptions(Options):
@@ -15,8 +17,10 @@ class ReconcileOptions(Options):
 
 
 def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
-                  in_sink: Sequence[Any] | None = None, sample_size: int = 5) -> CheckResult:
-    """Counts of lost, duplicated and unexpected ids (and missing from the sink), with samples."""
+                  in_sink: Sequence[Any] | None = None, sample_size: int = 5,
+                  differ_in_sink: Sequence[Any] = (), mask_ids: bool = False) -> CheckResult:
+    """Counts of lost, duplicated and unexpected ids (and missing from the sink, or there with
+    other content than delivered), with samples."""
     exp = pd.Series(list(expected), dtype=object)
     got = pd.Series(list(delivered), dtype=object)
     counts = got.value_counts()
@@ -25,20 +29,26 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
     duplicated = sorted(counts[counts > 1].index, key=str)
     unexpected = sorted(set(got) - expected_set, key=str)
     not_in_sink = sorted(set(got) - set(in_sink), key=str) if in_sink is not None else []
+    differ = sorted(set(differ_in_sink), key=str)
+    if mask_ids:
+        lost, duplicated, unexpected, not_in_sink, differ = (
+            [MASK] * len(ids) for ids in (lost, duplicated, unexpected, not_in_sink, differ))
     metadata = {"expected": len(expected_set), "delivered": len(got),
                 "lost": len(lost), "duplicated": len(duplicated),
                 "unexpected": len(unexpected), "missing_in_sink": len(not_in_sink),
                 "lost_sample": lost[:sample_size], "duplicated_sample": duplicated[:sample_size],
                 "unexpected_sample": unexpected[:sample_size],
-                "missing_in_sink_sample": not_in_sink[:sample_size]}
+                "missing_in_sink_sample": not_in_sink[:sample_size],
+                "differ_in_sink": len(differ), "differ_in_sink_sample": differ[:sample_size]}
     problems = [f"{n} {what}" for n, what in ((len(lost), "lost"),
                                               (len(duplicated), "duplicated"),
                                               (len(unexpected), "unexpected"),
-                                              (len(not_in_sink), "missing in the sink")) if n]
+                                              (len(not_in_sink), "missing in the sink"),
+                                              (len(differ), "different in the sink")) if n]
     passed = not problems
     summary = (f"{len(expected_set)} requests, each delivered exactly once" if passed else
                f"{', '.join(problems)} of {len(expected_set)} requests (e.g. "
-               f"{(lost or duplicated or unexpected or not_in_sink)[:3]})")
+               f"{(lost or duplicated or unexpected or not_in_sink or differ)[:3]})")
     return CheckResult(passed=passed, summary=summary, metadata=metadata)
 
 
@@ -62,4 +72,14 @@ def check_reconcile(ctx: StageCheckContext, options: ReconcileOptions) -> CheckR
     expected = ctx.read_stage(against)[ctx.request_id].tolist()
     delivered = ctx.frame("output")[ctx.request_id].tolist()
     in_sink = ctx.sink_ids(delivered) if ctx.sink_ids is not None else None
-    return reconcile_ids(expected, delivered, in_sink, options.sample_size)
+    differ = (content_differs(row_digests(ctx.frame("output"), ctx.request_id),
+                              ctx.sink_digests(delivered))
+              if ctx.sink_digests is not None else [])
+    return reconcile_ids(expected, delivered, in_sink, options.sample_size, differ,
+                         mask_ids=ctx.request_id in ctx.journey.spec.sensitive)
+
+
+def content_differs(delivered: Mapping[Any, str], in_sink: Mapping[Any, str]) -> list[Any]:
+    """Ids the sink holds with another row digest than was delivered (absent ids are counted
+    as missing, not here)."""
+    return [i for i, digest in delivered.items() if i in in_sink and in_sink[i] != digest]
