@@ -54,7 +54,7 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
     A journey with injected faults is a drill: always shadow, tagged ``e2e/drill``.
     """
     started = perf_counter()
-    drill = journey.injected
+    drill, validation = journey.injected, shadow  # validation: the gate's run
     shadow = shadow or bool(drill)
     if served is None and allow_unblessed:
         served = ServedModels(journey, home.tracking_uri, alias, allow_unblessed=True)
@@ -77,7 +77,7 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
     result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
                                     run_config=_QUIET)
     run = summarize(journey, result, served.summary(), perf_counter() - started)
-    return replace(run, unblessed_allowed=bool(served.allow_unblessed) and not shadow,
+    return replace(run, unblessed_allowed=bool(served.allow_unblessed) and not validation,
                    drill=drill)
 
 

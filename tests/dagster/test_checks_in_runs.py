@@ -104,13 +104,15 @@ def test_a_drill_delivers_to_the_shadow_sink_and_is_tagged(home: Path) -> None:
     h = Home.from_env()
     shadow = empty_shadow(h.database_url, "credit_decisions")
     fault = Fault("latency_regression", "score", params={"seconds": 0})
-    run = run_journey(with_faults(reference("credit_approval", h), [fault]), h)
+    run = run_journey(with_faults(reference("credit_approval", h), [fault]), h,
+                      allow_unblessed=True)
     assert run.stages[-1].status == "materialized", render_table(run)
     assert count_rows(h.database_url, shadow) == run.stages[-1].rows_out > 1000
     assert count_rows(h.database_url, "credit_decisions") == 0
     assert run.drill == ("latency_regression@score",)
     assert json.loads(json.dumps(run.to_dict()))["drill"] == ["latency_regression@score"]
     assert "DRILL: faults latency_regression@score injected" in render_table(run)
+    assert run.unblessed_allowed  # a drill's shadow sink is no gate run: --allow-unblessed shows
     tags = instance_for(h).get_run_by_id(str(run.run_id)).tags
     assert tags["e2e/drill"] == "latency_regression@score" and tags["e2e/shadow"] == "true"
 
