@@ -1,9 +1,10 @@
 """Production faults (docs/faults.md, generated from ``REGISTRY``) injected into any journey.
 
 ``with_faults(journey, [Fault(...)])`` returns the same journey whose stage outputs (or served
-model) are altered as the fault describes; everything else, checks included, runs unchanged.
-``tamper_golden`` edits a registered golden artifact in place. Injection is deterministic for a
-given seed, except ``nondeterminism``, whose whole point is not to be.
+model) are altered as the fault describes (``e2e_assets.fault_injections``); everything else,
+checks included, runs unchanged. ``tamper_golden`` edits a registered golden artifact in place.
+Injection is deterministic for a given seed, except ``nondeterminism``, whose whole point is not
+to be.
 
 Every fault is one ``FaultSpec`` in ``REGISTRY``: what it breaks, how it is injected, the
 parameters it takes (name, default, allowed range; ``=VALUE`` on the command line sets the
@@ -17,17 +18,37 @@ import dataclasses
 import functools
 import math
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
-from e2e_assets.errors import InfrastructureError, SpecError
+from e2e_assets.errors import SpecError
+from e2e_assets.fault_injections import (
+    ConstantModel,
+    UnavailableModel,
+    cohort_bias,
+    contract_break,
+    covariate_drift,
+    latency_regression,
+    lost_records,
+    nondeterminism,
+    null_burst,
+    output_drift,
+    policy_violation,
+    precision_change,
+    schema_rename,
+    tamper_golden,
+    unit_change,
+)
 from e2e_assets.spec.loader import Journey
+
+__all__ = ["FAULT_IDS", "INJECTABLE", "REGISTRY", "ConstantModel", "Fault", "FaultSpec", "Param",
+           "UnavailableModel", "catalogue_markdown", "check_params", "cohort_bias",
+           "contract_break", "covariate_drift", "latency_regression", "lost_records",
+           "nondeterminism", "null_burst", "output_drift", "parse_fault", "policy_violation",
+           "precision_change", "schema_rename", "tamper_golden", "unit_change", "with_faults"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,7 @@ class Fault:
     id: str
     stage: str
     column: str | None = None
+    # Given: any declared parameters; held: every one (checked and converted, else its default).
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
 
@@ -108,179 +130,6 @@ class FaultSpec:
         return self.transform is not None or self.model is not None
 
 
-def _col(df: pd.DataFrame, fault: Fault) -> str:
-    if fault.column is None or fault.column not in df.columns:
-        raise SpecError(f"fault '{fault.id}' at '{fault.stage}' needs an existing column; got "
-                        f"{fault.column!r}, the frame has {list(df.columns)}")
-    return fault.column
-
-
-def _rng(fault: Fault) -> np.random.Generator:
-    return np.random.default_rng(fault.seed)
-
-
-def _p(fault: Fault, name: str) -> Any:
-    """The fault's parameter ``name``: as given, else its declared default."""
-    if name in fault.params:
-        return fault.params[name]
-    return next(p.default for p in REGISTRY[fault.id].params if p.name == name)
-
-
-def schema_rename(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    return df.rename(columns={_col(df, f): f"{_col(df, f)}_renamed"})
-
-
-def unit_change(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    return df.assign(**{_col(df, f): df[_col(df, f)] * _p(f, "factor")})
-
-
-def null_burst(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    col, out = _col(df, f), df.copy()
-    mask = _rng(f).random(len(df)) < _p(f, "share")
-    out[col] = out[col].where(~mask) if out[col].dtype.kind == "f" else \
-        out[col].astype(object).where(~mask, None)
-    return out
-
-
-def covariate_drift(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    col = _col(df, f)
-    return df.assign(**{col: df[col] + _p(f, "std_shift") * float(df[col].std())})
-
-
-def _is_probability(s: pd.Series) -> bool:
-    return s.dtype.kind in "fiu" and s.min() >= 0 and s.max() <= 1
-
-
-def output_drift(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    col = _col(df, f)
-    bias = _p(f, "bias")
-    if _is_probability(df[col]):
-        return df.assign(**{col: np.clip(df[col] + (0.15 if bias is None else bias), 0, 1)})
-    return df.assign(**{col: df[col] + (2.0 if bias is None else bias)})
-
-
-def latency_regression(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    time.sleep(_p(f, "seconds"))
-    return df
-
-
-def precision_change(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    col = _col(df, f)
-    return df.assign(**{col: df[col].round(_p(f, "decimals"))})
-
-
-def contract_break(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    """Probabilities replaced by class ids (0/1 integers)."""
-    col = _col(df, f)
-    return df.assign(**{col: (df[col] >= _p(f, "threshold")).astype("int64")})
-
-
-def _default_score(df: pd.DataFrame) -> str | None:
-    floats = [c for c in df.columns if df[c].dtype.kind == "f"]
-    probabilities = [c for c in floats if _is_probability(df[c])]
-    return (probabilities or floats or [None])[-1]
-
-
-def cohort_bias(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    """Raise ``column`` (default: the stage's last probability column, else its last float
-    column) for the rows of a cohort given as a rule, ``--fault "cohort_bias:score:p_default=
-    home == 'rent'"``; default: the most frequent value of the frame's first categorical
-    text column (at most 50 values, so never an id)."""
-    from e2e_assets.checks.expr import parse
-    from e2e_assets.checks.expr_limits import ExpressionError
-
-    col = f.column or _default_score(df)
-    col = _col(df, dataclasses.replace(f, column=col))
-    rule = _p(f, "where")
-    if rule is None:
-        text = [c for c in df.columns if df[c].dtype.kind == "O"  # categories, not ids
-                and 0 < df[c].nunique() <= min(50, len(df) // 2)]
-        if not text:
-            raise SpecError(f"fault 'cohort_bias' at '{f.stage}' needs its cohort as a rule "
-                            f"after '=' (no text column to take one from), e.g. "
-                            f"cohort_bias:{f.stage}:{col}=<column> == '<value>'")
-        rule = f"{text[0]} == {str(df[text[0]].mode().iloc[0])!r}"
-    try:
-        hit = parse(rule).evaluate(df).to_numpy(dtype=bool)
-    except (ExpressionError, KeyError, ValueError) as exc:
-        raise SpecError(f"fault 'cohort_bias': the cohort rule {rule!r} cannot be evaluated "
-                        f"on stage '{f.stage}': {exc}") from None
-    penalty = _p(f, "penalty")
-    if _is_probability(df[col]):
-        return df.assign(**{col: np.clip(df[col] + penalty * hit, 0, 1)})
-    return df.assign(**{col: df[col] + penalty * float(df[col].std()) * hit})
-
-
-def nondeterminism(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    col = _col(df, f)
-    noise = np.random.default_rng().normal(0, _p(f, "scale"), len(df))
-    return df.assign(**{col: df[col] + noise})
-
-
-_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
-
-
-def policy_violation(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    """Set ``column`` to ``value`` on a share of rows (e.g. approve regardless of income); a
-    boolean column without a value gets the opposite of what it holds."""
-    col, out = _col(df, f), df.copy()
-    mask = _rng(f).random(len(df)) < _p(f, "share")
-    value, series = _p(f, "value"), df[col]
-    if series.dtype.kind == "b":
-        if value is None:
-            out.loc[mask, col] = ~series[mask]
-            return out
-        text = str(value).strip().lower()
-        if text not in _TRUE | _FALSE:
-            raise SpecError(f"fault 'policy_violation': column '{col}' is boolean; expected "
-                            f"true/false (or none, to flip it), got {value!r}")
-        out.loc[mask, col] = text in _TRUE
-        return out
-    if value is None:
-        raise SpecError(f"fault 'policy_violation' needs a value for column '{col}' "
-                        f"({series.dtype}): {f.id}:{f.stage}:{col}=<value>")
-    if isinstance(value, str) and value.startswith("+"):
-        try:
-            out.loc[mask, col] = series[mask] + float(value[1:])
-        except (TypeError, ValueError):
-            raise SpecError(f"fault 'policy_violation': '{value}' adds a number; column "
-                            f"'{col}' is {series.dtype}, expected '+<number>' on a numeric "
-                            f"column") from None
-        return out
-    try:
-        out.loc[mask, col] = value
-    except (TypeError, ValueError):  # a value of another type than the column's: the violation
-        out[col] = series.astype(object)
-        out.loc[mask, col] = value
-    return out
-
-
-def lost_records(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    rng = _rng(f)
-    drop = _p(f, "drop")
-    n_drop = min(len(df), max(1, int(len(df) * drop))) if drop > 0 else 0  # some: at least one
-    kept = df.drop(index=df.index[rng.choice(len(df), n_drop, replace=False)])
-    return pd.concat([kept, kept.head(_p(f, "duplicate"))], ignore_index=True)
-
-
-class ConstantModel:
-    """A stale/wrong model: the same answer for every request."""
-
-    def __init__(self, value: float = 0.5) -> None:
-        self.value = value
-
-    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return np.tile([1 - self.value, self.value], (len(x), 1))
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        return np.full(len(x), self.value)
-
-
-class UnavailableModel:
-    def __getattr__(self, name: str) -> Any:
-        raise InfrastructureError("model server unavailable (injected model_unavailable)")
-
-
 _F = FaultSpec
 REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
     _F("schema_rename", "upstream renames or drops a column; features become NaN",
@@ -309,7 +158,7 @@ REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
     _F("wrong_model", "a stale or wrong version is served", "a constant model (any stage with "
        "a model)", "`golden` at score", "caught", "score",
        (Param("value", 0.5, doc="the constant answer", low=0.0, high=1.0),),
-       model=lambda f: ConstantModel(_p(f, "value"))),
+       model=lambda f: ConstantModel(f.params["value"])),
     _F("nondeterminism", "outputs change between identical runs", "random noise on one column",
        "`reproducibility` at score", "caught", "score",
        (Param("scale", 0.01, low=0.0, open_low=True, doc="std of the noise"),),
@@ -363,15 +212,18 @@ FAULT_IDS = tuple(REGISTRY)
 
 
 def check_params(fid: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` checked against the fault's declared ones and converted; SpecError naming
-    every bad one and what was expected."""
+    """Every declared parameter of the fault: ``params`` checked and converted, the rest their
+    defaults; SpecError naming every bad one and what was expected."""
     spec = REGISTRY.get(fid)
     if spec is None or not spec.injectable:
         raise SpecError(f"unknown fault {fid!r}; expected one of {sorted(INJECTABLE)}"
                         + (" (this one is injected outside a run, see docs/faults.md)"
                            if spec else ""))
-    declared, out, problems = {p.name: p for p in spec.params}, {}, []
+    declared, problems = {p.name: p for p in spec.params}, []
+    out = {p.name: p.default for p in spec.params}
     for name, value in params.items():
+        if value is None and name in declared and declared[name].default is None:
+            continue  # None: the parameter's default behaviour
         if name not in declared:
             problems.append(f"unknown parameter {name!r} (fault '{fid}' takes "
                             f"{sorted(declared) or 'none'})")
@@ -445,17 +297,6 @@ def _wrap(fn: Callable[..., pd.DataFrame], fault: Fault) -> Callable[..., pd.Dat
         return transform(out, fault) if isinstance(out, pd.DataFrame) else out
 
     return with_output
-
-
-def tamper_golden(artifact_dir: Path, frame: str = "score") -> Path:
-    """Change bytes of one golden file (a value edited, as a hand-fixed golden set would be)."""
-    path = artifact_dir / f"{frame}.parquet"
-    df = pd.read_parquet(path)
-    num = [c for c in df.columns if df[c].dtype.kind == "f"]
-    df.loc[df.index[0], num[0]] = df[num[0]].iloc[0] + 0.01
-    df.to_parquet(path, index=False)
-    return path
-
 
 _PROSE = """\
 # Production faults e2e-assets injects and catches

@@ -38,7 +38,8 @@ def test_value_after_equals_sets_the_main_parameter() -> None:
 
 
 def test_python_params_are_checked_like_the_command_line() -> None:
-    assert Fault("lost_records", "deliver", params={"duplicate": "3"}).params == {"duplicate": 3}
+    assert Fault("lost_records", "deliver", params={"duplicate": "3"}).params == {
+        "drop": 0.01, "duplicate": 3}  # converted, and the others at their declared defaults
     with pytest.raises(SpecError, match=r"expected share: a number >= 0 and <= 1, got 2"):
         Fault("null_burst", "features", "x", params={"share": 2})
     with pytest.raises(SpecError, match=r"unknown parameter 'shar' \(fault 'null_burst' takes "
@@ -103,8 +104,10 @@ def test_every_injectable_fault_declares_valid_defaults() -> None:
     for fid in INJECTABLE:
         spec = REGISTRY[fid]
         assert spec.stage, fid
-        defaults = {p.name: p.default for p in spec.params if p.default is not None}
-        assert Fault(fid, spec.stage, params=defaults).params == defaults, fid
+        defaults = {p.name: p.default for p in spec.params}
+        given = {k: v for k, v in defaults.items() if v is not None}
+        assert Fault(fid, spec.stage, params=given).params == defaults, fid
+        assert Fault(fid, spec.stage).params == defaults, fid
 
 
 def test_docs_catalogue_is_generated_from_the_registry() -> None:
