@@ -205,12 +205,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def cmd_suggest_suite(args: argparse.Namespace) -> int:
     import json
 
-    from e2e_assets.checks.suggest import suggest_suite
-    from e2e_assets.handoff import RunStore
     from e2e_assets.results import write_json_atomic
-    from e2e_assets.serving import ServedModels
-    from e2e_assets.sources import read_source
-    from e2e_assets.stages import run_through
 
     home = Home.from_env()
     journey = _load(args.journey, home)
@@ -222,21 +217,13 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     if args.out != "-" and out.exists() and not args.force:  # before any work
         raise SpecError("exists; pass --force to overwrite or --out to write elsewhere "
                         "(--out - prints it)", file=str(out))
-    store = RunStore(home.storage, journey.name, "suggest-suite", journey.stages)
-    if args.stage == "source":
-        sample, origin = read_source(journey), "the source"
-    elif args.stage in store.latest():
-        sample = store.read_latest(args.stage)
-        origin = f"the latest stored output (run {store.latest()[args.stage]})"
-    else:
-        _say(f"[{journey.name}] no stored {args.stage} output; running the stages in memory ...")
-        served = ServedModels(journey, home.tracking_uri)
-        sample = run_through(journey, read_source(journey),
-                             models=served.all_loaded(until=args.stage), until=args.stage)[
-            args.stage]
-        origin = "the source run through the served models"
+    sample, origin = _suite_reference(journey, home, args.stage, args.reference)
+    labels = journey.spec.labels
+    from e2e_assets.checks.suggest import suggest_suite
+
     suite = suggest_suite(sample, name=f"{journey.name}.{args.stage}",
-                          id_column=journey.spec.request_id, sensitive=journey.spec.sensitive)
+                          id_column=journey.spec.request_id, sensitive=journey.spec.sensitive,
+                          label=labels.column if labels else None)
     if args.out == "-":
         print(json.dumps(suite, indent=2))
         return EXIT_OK
@@ -248,6 +235,39 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     print(f"drafted {len(suite['expectations'])} expectations from {len(sample)} rows of "
           f"{origin} -> {out} (review every bound before relying on it)")
     return EXIT_OK
+
+
+def _suite_reference(journey: Journey, home: Home, stage: str, reference: str
+                     ) -> tuple[Any, str]:
+    """The frame a suite is drafted from: the model's training data through the stages (the
+    population the model knows), or one served sample (the source, or the latest output)."""
+    from e2e_assets.handoff import RunStore
+    from e2e_assets.serving import ServedModels
+    from e2e_assets.sources import read_source
+    from e2e_assets.stages import run_through
+
+    served = ServedModels(journey, home.tracking_uri, allow_unblessed=True)
+    if reference == "training":
+        from e2e_assets.checks.drift import training_frame
+
+        record = served.record()
+        if record is None:
+            raise SpecError("the journey serves no model, so it has no training data; draft "
+                            "from a served sample with --reference source", field="--reference")
+        raw = training_frame(home.tracking_uri, record)
+        if stage == "source":
+            return raw, f"the training data of {record.name} v{record.version}"
+        frame = run_through(journey, raw, models=served.all_loaded(until=stage),
+                            until=stage)[stage]
+        return frame, f"the training data of {record.name} v{record.version} through '{stage}'"
+    store = RunStore(home.storage, journey.name, "suggest-suite", journey.stages)
+    if stage == "source":
+        return read_source(journey), "the source"
+    if stage in store.latest():
+        return store.read_latest(stage), f"the latest stored output (run {store.latest()[stage]})"
+    _say(f"[{journey.name}] no stored {stage} output; running the stages in memory ...")
+    return run_through(journey, read_source(journey), models=served.all_loaded(until=stage),
+                       until=stage)[stage], "the source run through the served models"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="where to write (default expectations/<journey>/<stage>.json; "
                    "'-' prints)")
     p.add_argument("--force", action="store_true", help="overwrite an existing suite")
+    p.add_argument("--reference", choices=["training", "served"], default="training",
+                   help="draft from the model version's training data through the stages "
+                        "(default: the population the model knows) or from one served sample")
     p.set_defaults(fn=cmd_suggest_suite)
     return parser
 

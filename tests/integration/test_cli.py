@@ -144,7 +144,8 @@ def test_suggest_suite_drafts_a_suite_that_passes(home: Path, tmp_path: Path) ->
     out = tmp_path / "score.json"
     proc = cli("suggest-suite", "credit_approval", "score", "--out", str(out), home=home)
     assert proc.returncode == 0, proc.stderr
-    assert "running the stages in memory" in proc.stderr  # no stored output in a fresh home
+    # drafted from the population the model knows, not from one served sample
+    assert "rows of the training data of credit_approval v1 through 'score'" in proc.stdout
     suite = json.loads(out.read_text())
     kinds = {e["type"] for e in suite["expectations"]}
     assert {"expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
@@ -152,6 +153,10 @@ def test_suggest_suite_drafts_a_suite_that_passes(home: Path, tmp_path: Path) ->
     p = next(e for e in suite["expectations"] if e["type"] ==
              "expect_column_values_to_be_between" and e["kwargs"]["column"] == "p_default")
     assert (p["kwargs"]["min_value"], p["kwargs"]["max_value"]) == (0.0, 1.0)
+    assert "Status" not in json.dumps(suite)  # the label is not a serving column
+    served = cli("suggest-suite", "credit_approval", "score", "--reference", "served", "--out",
+                 str(tmp_path / "served.json"), home=home)
+    assert served.returncode == 0 and "running the stages in memory" in served.stderr
     again = cli("suggest-suite", "credit_approval", "score", "--out", str(out), home=home)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
 
