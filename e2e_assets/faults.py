@@ -190,8 +190,12 @@ REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
               "in std units otherwise")), cohort_bias),
     _F("joint_shift", "relationships between inputs break", "—",
        "— (multivariate drift not built yet)", "open"),
-    _F("sink_tamper", "delivered rows edited after delivery", "—",
-       "— (sink audit not built yet)", "open"),
+    _F("sink_tamper", "delivered rows deleted, edited or added after delivery",
+       "edit the sink table directly after a run (SQL DELETE / UPDATE / INSERT; "
+       "`tests/integration/test_sink_audit.py`)",
+       "`sink_audit` on deliver (the ids deleted / altered / foreign, also found by the next "
+       "run before it re-upserts, exit 1); `reconcile` for rows stored differently than "
+       "delivered", "caught"),
     _F("unblessed_model", "alias moved by hand: to a version never gated, refused, or back to "
        "an older one", "`MlflowClient.set_registered_model_alias` "
        "(`tests/integration/test_release_gate.py`)", "the blessing check before every run and "

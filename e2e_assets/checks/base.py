@@ -72,6 +72,10 @@ class StageCheckContext:
     # The run's models: every stage's served version, and the baseline a challenger is
     # compared with (the gate's champion), for checks that replay stages with either.
     served: ServedModels | None = None
+    # The table this run delivers to: the shadow table in a validation run or a drill.
+    sink_table: str | None = None
+    # The stage function's wall time (s) on this batch, for output-phase checks (latency).
+    stage_wall_s: float | None = None
 
     def frame(self, which: Literal["input", "output"]) -> pd.DataFrame:
         """The input or output frame; a check evaluated in the wrong phase is a bug, said so."""

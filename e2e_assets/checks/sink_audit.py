@@ -64,6 +64,6 @@ def _validate(spec: Any, stage: str, options: SinkAuditOptions) -> tuple[str, st
 def check_sink_audit(ctx: StageCheckContext, options: SinkAuditOptions) -> CheckResult:
     """The sink holds exactly the rows delivered to it: none deleted, altered or foreign."""
     sink = ctx.journey.spec.sink
-    now, before = audit_sink(sink.url, sink.table, ctx.journey.spec.sink_key)
+    now, before = audit_sink(sink.url, ctx.sink_table or sink.table, ctx.journey.spec.sink_key)
     return audit_result(now, before, mask_ids=ctx.request_id in ctx.journey.spec.sensitive,
                         sample_size=options.sample_size)

@@ -16,6 +16,7 @@ from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
 from e2e_assets.orchestration.resources import DRILL_TAG, SHADOW_TAG, MlflowResource, StageStore
+from e2e_assets.sinks import shadow_table
 from e2e_assets.spec import Journey
 
 DEFAULT_CRON = "0 * * * *"
@@ -51,7 +52,9 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
         ctx = StageCheckContext(journey=journey, stage=stage, input=None, output=output,
                                 model=served.model(stage), resolved_model=served.resolved(stage),
                                 record_model=record, models=served.all_loaded(until=stage),
-                                tracking_uri=mlflow.tracking_uri)
+                                tracking_uri=mlflow.tracking_uri, served=served,
+                                sink_table=shadow_table(journey.spec.sink.table)
+                                if context.run.tags.get(SHADOW_TAG) == "true" else None)
         provenance: dict[str, Any] = {"journey": journey.name,
                                       "dagster_run_id": context.run.run_id,
                                       "config_digest": journey.config_digest,
