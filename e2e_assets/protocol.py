@@ -101,7 +101,7 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
     started = perf_counter()
     out = run_stage(journey, stage, frame_in, model=model)
     wall = perf_counter() - started
-    ctx = replace(ctx, output=out)
+    ctx = replace(ctx, output=out, stage_wall_s=wall)
     summary["data_digest"] = frame_digest(out)
     checks += evaluate_phase(ctx, "output")
     if any(c.blocks for c in checks):  # no hand-off: nothing downstream, nothing in the sink

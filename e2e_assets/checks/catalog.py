@@ -6,6 +6,7 @@ from e2e_assets.checks import (  # noqa: F401
     drift,
     expectations,
     golden,
+    latency,
     quality,
     reconcile,
     reproducibility,

@@ -1,0 +1,143 @@
+"""Latency: a stage's wall time within an absolute budget and not regressed against its baseline.
+
+What is timed: the stage protocol's wall time around the stage function, once for the whole
+batch (``StageCheckContext.stage_wall_s``), not chunks of it: there are no per-request
+percentiles (p50/p95/p99), only the batch's time and its per-request cost, in ms per 1,000
+requests (``wall_ms / rows_in * 1000``). A stage function is vectorised over the batch, so
+timing chunks would measure a different, slower thing.
+
+Two budgets, both must hold:
+
+* **absolute** (options ``max_batch_ms``, default 60 s, and ``max_ms_per_1k``, off by
+  default): a ceiling a journey tightens, never the regression alarm;
+* **regression** against a recorded baseline: the median per-request cost of the stage's last
+  ``history`` timings that passed this check (not drills), scaled to this batch's size. The
+  budget is ``max(factor * expected, expected + floor_ms)``: the factor catches a stage grown
+  several times slower, the floor keeps scheduler noise on millisecond stages from firing.
+  The first run of a stage has no baseline; it is judged by the absolute budget only.
+
+The baseline lives beside the hand-off store, ``<home>/storage/<journey>/latency.json``
+(``{stage: [ms per 1k, ...]}``, newest last), updated under a file lock. A timing is recorded
+when this check passes, whatever later checks decide, and never from a drill (a run with
+injected faults), so a drill can neither poison nor reset it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.handoff import file_lock
+from e2e_assets.home import Home
+from e2e_assets.results import write_json_atomic
+
+
+class LatencyOptions(Options):
+    max_batch_ms: float = Field(default=60_000.0, gt=0)
+    # Off by default: a stage's fixed overhead dominates a small batch's per-request cost.
+    max_ms_per_1k: float | None = Field(default=None, gt=0)
+    factor: float = Field(default=3.0, gt=1)
+    floor_ms: float = Field(default=400.0, ge=0)
+    history: int = Field(default=5, ge=1, le=100)
+
+
+@dataclass(frozen=True)
+class LatencyVerdict:
+    passed: bool
+    problems: tuple[str, ...]
+    metadata: dict[str, Any]
+
+
+def per_1k(wall_ms: float, rows: int) -> float | None:
+    """Milliseconds per 1,000 requests, or None for an empty batch."""
+    return wall_ms / rows * 1000 if rows > 0 else None
+
+
+def latency_verdict(stage: str, wall_s: float, rows: int, options: LatencyOptions,
+                    baseline_per_1k: Sequence[float] = ()) -> LatencyVerdict:
+    """Judge one stage's batch timing against the absolute budgets and the recorded baseline."""
+    wall_ms = wall_s * 1000
+    cost = per_1k(wall_ms, rows)
+    metadata: dict[str, Any] = {
+        "stage": stage, "wall_ms": round(wall_ms, 3), "rows_in": rows,
+        "ms_per_1k_requests": round(cost, 3) if cost is not None else None,
+        "max_batch_ms": options.max_batch_ms, "max_ms_per_1k": options.max_ms_per_1k,
+        "baseline_runs": len(baseline_per_1k)}
+    problems = []
+    if wall_ms > options.max_batch_ms:
+        problems.append(f"stage '{stage}' took {wall_ms:.1f} ms for its batch of {rows} "
+                        f"requests, over the budget max_batch_ms={options.max_batch_ms:g}")
+    if (cost is not None and options.max_ms_per_1k is not None
+            and cost > options.max_ms_per_1k):
+        problems.append(f"stage '{stage}' cost {cost:.1f} ms per 1,000 requests, over the "
+                        f"budget max_ms_per_1k={options.max_ms_per_1k:g}")
+    if baseline_per_1k:
+        base = statistics.median(baseline_per_1k)
+        expected = base * max(rows, 1) / 1000
+        budget = max(options.factor * expected, expected + options.floor_ms)
+        metadata.update(baseline_ms_per_1k=round(base, 3), expected_ms=round(expected, 3),
+                        regression_budget_ms=round(budget, 3), factor=options.factor,
+                        floor_ms=options.floor_ms)
+        if wall_ms > budget:
+            problems.append(
+                f"stage '{stage}' took {wall_ms:.1f} ms, over its regression budget of "
+                f"{budget:.1f} ms: {expected:.1f} ms expected from the median of its last "
+                f"{len(baseline_per_1k)} passing runs ({base:.1f} ms per 1,000 requests), "
+                f"times factor={options.factor:g} or plus floor_ms={options.floor_ms:g}, "
+                f"whichever is larger")
+    return LatencyVerdict(not problems, tuple(problems), metadata)
+
+
+def baseline_file(journey: str) -> Path:
+    return Home.from_env().storage / journey / "latency.json"
+
+
+def read_baseline(path: Path, stage: str) -> list[float]:
+    """The stage's recorded timings (ms per 1k), oldest first; none if the file is absent."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+        return [float(v) for v in data.get(stage, [])]
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"latency baseline {path} is not a JSON object of stage -> list of "
+                         f"ms per 1,000 requests ({exc}); delete it to start a new "
+                         f"baseline") from None
+
+
+def record_timing(path: Path, stage: str, cost: float, keep: int) -> None:
+    """Append one timing to the stage's baseline, keeping the newest ``keep``."""
+    with file_lock(path.with_name(".latency.lock")):
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data[stage] = [*data.get(stage, []), round(cost, 6)][-keep:]
+        write_json_atomic(data, path)
+
+
+@register("latency", options=LatencyOptions)
+def check_latency(ctx: StageCheckContext, options: LatencyOptions) -> CheckResult:
+    """The stage's wall time is within its budgets and not several times its recorded baseline."""
+    if ctx.stage_wall_s is None:
+        raise RuntimeError(f"check on stage '{ctx.stage}' needs the stage's wall time, which "
+                           f"the protocol sets only after the stage function ran")
+    rows = len(ctx.frame("input"))
+    path = baseline_file(ctx.journey.name)
+    verdict = latency_verdict(ctx.stage, ctx.stage_wall_s, rows, options,
+                              read_baseline(path, ctx.stage)[-options.history:])
+    metadata = {**verdict.metadata, "baseline_file": str(path)}
+    if not verdict.passed:
+        return CheckResult(False, "; ".join(verdict.problems), metadata)
+    cost = per_1k(ctx.stage_wall_s * 1000, rows)
+    if cost is not None and not ctx.journey.injected:
+        record_timing(path, ctx.stage, cost, options.history)
+    m = verdict.metadata
+    against = (f", regression budget {m['regression_budget_ms']:.1f} ms"
+               if "regression_budget_ms" in m else ", no baseline yet (this run starts it)")
+    return CheckResult(True, f"stage '{ctx.stage}' took {m['wall_ms']:.1f} ms for {rows} "
+                       f"requests (budget {options.max_batch_ms:g} ms{against})", metadata)

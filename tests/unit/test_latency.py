@@ -1,0 +1,95 @@
+"""The latency check's pure decision: absolute budgets, regression against the recorded baseline
+(median, factor or floor), and the baseline file it keeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from e2e_assets.checks.base import get_kind
+from e2e_assets.checks.latency import (
+    LatencyOptions,
+    latency_verdict,
+    per_1k,
+    read_baseline,
+    record_timing,
+)
+
+DEFAULTS = LatencyOptions()
+
+
+def test_registered_as_an_output_check_with_generous_defaults() -> None:
+    kind = get_kind("latency")
+    assert kind.phase_for("score", DEFAULTS) == "output"
+    assert (DEFAULTS.factor, DEFAULTS.floor_ms) == (3.0, 400.0)
+
+
+def test_per_request_cost_is_ms_per_thousand_requests() -> None:
+    assert per_1k(50.0, 2000) == 25.0
+    assert per_1k(50.0, 0) is None
+
+
+def test_first_run_without_baseline_is_judged_by_the_absolute_budget_only() -> None:
+    v = latency_verdict("score", 30.0, 10, DEFAULTS)  # slow, but under 60 s; no per-1k default
+    assert v.passed and v.metadata["baseline_runs"] == 0
+    assert "regression_budget_ms" not in v.metadata
+
+
+def test_absolute_budgets_name_stage_time_and_budget() -> None:
+    v = latency_verdict("score", 0.5, 10, LatencyOptions(max_batch_ms=400, max_ms_per_1k=1000))
+    assert not v.passed and len(v.problems) == 2
+    assert "stage 'score' took 500.0 ms" in v.problems[0]
+    assert "max_batch_ms=400" in v.problems[0]
+    assert "50000.0 ms per 1,000 requests" in v.problems[1]
+    assert "max_ms_per_1k=1000" in v.problems[1]
+
+
+def test_floor_sets_the_budget_on_a_fast_stage() -> None:
+    # median(40, 45, 50, 60, 1000) = 50 ms/1k; 1,337 rows -> 66.85 ms expected;
+    # max(3 * 66.85, 66.85 + 400) = 466.85 ms: a 1000 ms outlier does not move it.
+    baseline = [40.0, 1000.0, 50.0, 60.0, 45.0]
+    ok = latency_verdict("score", 0.466, 1337, DEFAULTS, baseline)
+    assert ok.passed and ok.metadata["regression_budget_ms"] == pytest.approx(466.85)
+    slow = latency_verdict("score", 0.468, 1337, DEFAULTS, baseline)
+    assert not slow.passed
+    assert "stage 'score' took 468.0 ms, over its regression budget of 466.9 ms" in \
+        slow.problems[0]
+
+
+def test_factor_sets_the_budget_on_a_slow_stage() -> None:
+    # 200 ms/1k at 1,000 rows -> 200 ms expected; max(600, 600) = 600 ms.
+    assert latency_verdict("decide", 0.599, 1000, DEFAULTS, [200.0]).passed
+    v = latency_verdict("decide", 0.601, 1000, DEFAULTS, [200.0])
+    assert not v.passed and v.metadata["regression_budget_ms"] == pytest.approx(600.0)
+
+
+def test_the_default_fault_on_a_reference_sized_score_is_caught() -> None:
+    # latency_regression's default 0.5 s on credit's score (measured ~9.5 ms per 1k on
+    # 1,337 rows, 12.7 ms): budget 412.7 ms; a clean run may be 400 ms slower than usual.
+    assert not latency_verdict("score", 0.0127 + 0.5, 1337, DEFAULTS, [9.5]).passed
+    assert latency_verdict("score", 0.0127 + 0.399, 1337, DEFAULTS, [9.5]).passed
+
+
+def test_options_refuse_a_factor_that_cannot_regress() -> None:
+    with pytest.raises(ValidationError, match="factor"):
+        LatencyOptions(factor=1.0)
+
+
+def test_baseline_file_keeps_the_newest_timings_per_stage(tmp_path: Path) -> None:
+    path = tmp_path / "j" / "latency.json"
+    assert read_baseline(path, "score") == []
+    for cost in (1.0, 2.0, 3.0, 4.0):
+        record_timing(path, "score", cost, keep=3)
+    record_timing(path, "decide", 9.0, keep=3)
+    assert read_baseline(path, "score") == [2.0, 3.0, 4.0]
+    assert read_baseline(path, "decide") == [9.0]
+
+
+def test_a_corrupt_baseline_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "latency.json"
+    path.write_text(json.dumps(["not", "a", "mapping"]))
+    with pytest.raises(ValueError, match=r"latency baseline .*latency\.json is not a JSON"):
+        read_baseline(path, "score")
