@@ -180,11 +180,13 @@ REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
        "the stage fails (exit 1, stage named), nothing delivered",
        "injected; no fallback path yet", "score", model=lambda f: UnavailableModel()),
     _F("latency_regression", "a stage gets slower", "sleep in one stage",
-       "— (`latency` check not built yet)", "injected only", "score",
+       "`latency` at score (the stage's wall time against its budget and against 3x the "
+       "median of its last passing runs)", "caught", "score",
        (Param("seconds", 0.5, low=0.0, high=600.0),), latency_regression),
     _F("cohort_bias", "decisions differ unfairly for a cohort", "penalise one cohort's scores "
        "(default cohort: the most frequent value of the first categorical column)",
-       "— (`fairness` check not built yet)", "injected only", "score",
+       "`golden` at score (the golden requests of the cohort score differently) and `quality`; "
+       "a `fairness` check is not built yet", "caught, not as unfairness", "score",
        (Param("where", None, "text", doc="the cohort, a rule such as home == 'rent'"),
         Param("penalty", 0.2, low=-10.0, high=10.0, doc="added to a probability (clipped), "
               "in std units otherwise")), cohort_bias),

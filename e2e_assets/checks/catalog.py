@@ -6,6 +6,7 @@ from e2e_assets.checks import (  # noqa: F401
     drift,
     expectations,
     golden,
+    joint_drift,
     latency,
     quality,
     reconcile,
