@@ -148,13 +148,18 @@ def test_credit_income_shuffled_across_served_rows_is_caught_and_the_clean_batch
     assert "driven by income" in bad.summary
 
 
-def test_request_id_in_columns_is_refused_at_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("columns", "message"), [
+    ("[age, request_id]", "request id 'request_id'"),
+    ("[age, income, age]", "columns named more than once: ['age']"),
+    ("[]", "at least 1 item"),
+])
+def test_bad_columns_are_refused_at_load(tmp_path: Path, columns: str, message: str) -> None:
     path = journey_variant(tmp_path, replace={
-        "- kind: joint_drift ": "- options: {columns: [age, request_id]}\n      kind: joint_drift "})
+        "- kind: joint_drift ": f"- options: {{columns: {columns}}}\n      kind: joint_drift "})
     with pytest.raises(SpecError) as err:
         load_journey(path, variables=VARS)
     assert err.value.field is not None and err.value.field.endswith(".options.columns")
-    assert "request id 'request_id'" in str(err.value)
+    assert message in str(err.value)
 
 
 def test_dry_run_names_missing_columns() -> None:
