@@ -16,6 +16,10 @@ Two budgets, both must hold:
   several times slower, the floor keeps scheduler noise on millisecond stages from firing.
   The first run of a stage has no baseline; it is judged by the absolute budget only.
 
+A breach is confirmed before it is reported: the stage function is timed again on the same
+input (``retries`` times, default 2) and the fastest timing is judged. On a loaded 2-core
+machine one timing of a 13 ms stage was seen at 2 s; a real regression is slow every time.
+
 The baseline lives beside the hand-off store, ``<home>/storage/<journey>/latency.json``
 (``{stage: [ms per 1k, ...]}``, newest last), updated under a file lock. A timing is recorded
 when this check passes, whatever later checks decide, and never from a drill (a run with
@@ -29,6 +33,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from pydantic import Field
@@ -37,6 +42,7 @@ from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, regi
 from e2e_assets.handoff import file_lock
 from e2e_assets.home import Home
 from e2e_assets.results import write_json_atomic
+from e2e_assets.stages import run_stage
 
 
 class LatencyOptions(Options):
@@ -46,6 +52,7 @@ class LatencyOptions(Options):
     factor: float = Field(default=3.0, gt=1)
     floor_ms: float = Field(default=400.0, ge=0)
     history: int = Field(default=5, ge=1, le=100)
+    retries: int = Field(default=2, ge=0, le=10)  # re-timings confirming a breach
 
 
 @dataclass(frozen=True)
@@ -126,14 +133,23 @@ def check_latency(ctx: StageCheckContext, options: LatencyOptions) -> CheckResul
     if ctx.stage_wall_s is None:
         raise RuntimeError(f"check on stage '{ctx.stage}' needs the stage's wall time, which "
                            f"the protocol sets only after the stage function ran")
-    rows = len(ctx.frame("input"))
+    frame = ctx.frame("input")
+    rows = len(frame)
     path = baseline_file(ctx.journey.name)
-    verdict = latency_verdict(ctx.stage, ctx.stage_wall_s, rows, options,
-                              read_baseline(path, ctx.stage)[-options.history:])
-    metadata = {**verdict.metadata, "baseline_file": str(path)}
+    baseline = read_baseline(path, ctx.stage)[-options.history:]
+    timings = [ctx.stage_wall_s]
+    verdict = latency_verdict(ctx.stage, min(timings), rows, options, baseline)
+    while not verdict.passed and len(timings) <= options.retries:  # confirm: noise passes
+        started = perf_counter()
+        run_stage(ctx.journey, ctx.stage, frame, model=ctx.model)
+        timings.append(perf_counter() - started)
+        verdict = latency_verdict(ctx.stage, min(timings), rows, options, baseline)
+    metadata = {**verdict.metadata, "baseline_file": str(path),
+                "timings_ms": [round(t * 1000, 3) for t in timings]}
     if not verdict.passed:
-        return CheckResult(False, "; ".join(verdict.problems), metadata)
-    cost = per_1k(ctx.stage_wall_s * 1000, rows)
+        return CheckResult(False, "; ".join(verdict.problems)
+                           + f" (fastest of {len(timings)} timings)", metadata)
+    cost = per_1k(min(timings) * 1000, rows)
     if cost is not None and not ctx.journey.injected:
         record_timing(path, ctx.stage, cost, options.history)
     m = verdict.metadata

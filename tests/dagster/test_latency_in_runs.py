@@ -28,20 +28,21 @@ def test_latency_regression_fails_the_latency_check_at_score(home: Path) -> None
     clean = run_journey(journey, h)
     latency = {c.stage: c for c in clean.checks if c.name == "latency"}
     assert clean.exit_code == 0 and latency["score"].passed, render_table(clean)
-    recorded = json.loads(baseline_file("credit_approval").read_text())["score"]
-    assert recorded and max(recorded) < 400  # 0.4 ms a request: a budget well under 2 s
+    path = baseline_file("credit_approval")
+    assert json.loads(path.read_text())["score"]  # the clean run's timing is recorded
 
+    # The baseline a quiet machine records (score: ~9.5 ms per 1,000 requests), so the
+    # budget is ~413 ms whatever load this clean run met; 1.5 s of sleep is over it every time.
+    path.write_text(json.dumps({"score": [9.5] * 5}))
     shadow = empty_shadow(h.database_url, "credit_decisions")
-    # 2 s, not the default 0.5 s: a clean run slowed by a loaded machine (this is the
-    # baseline here) must not let the drill through; the default's margin is a unit test.
-    fault = Fault("latency_regression", "score", params={"seconds": 2.0})
+    fault = Fault("latency_regression", "score", params={"seconds": 1.5})
     drill = run_journey(with_faults(journey, [fault]), h)
     check = next(c for c in drill.checks if c.name == "latency")
     assert drill.exit_code == 1 and check.stage == "score" and not check.passed, \
-        (check.description, recorded, render_table(drill))
+        (check.description, render_table(drill))
     assert "stage 'score' took" in check.description
-    assert "over its regression budget of" in check.description
+    assert "over its regression budget of 4" in check.description  # 412.7 ms
     assert {s.stage: s.status for s in drill.stages}["score"] == "blocked"
     assert count_rows(h.database_url, shadow) == 0
     # the drill's timing never joins the baseline
-    assert json.loads(baseline_file("credit_approval").read_text())["score"] == recorded
+    assert json.loads(path.read_text())["score"] == [9.5] * 5
