@@ -190,8 +190,10 @@ REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
        (Param("where", None, "text", doc="the cohort, a rule such as home == 'rent'"),
         Param("penalty", 0.2, low=-10.0, high=10.0, doc="added to a probability (clipped), "
               "in std units otherwise")), cohort_bias),
-    _F("joint_shift", "relationships between inputs break", "—",
-       "— (multivariate drift not built yet)", "open"),
+    _F("joint_shift", "relationships between inputs break (marginals unchanged)",
+       "shuffle one column across rows (`tests/unit/test_joint_drift.py`)",
+       "`joint_drift` at features (a domain classifier's held-out AUC, exact test; names the "
+       "columns that drive the split), a warning like feature_drift", "caught (credit)"),
     _F("sink_tamper", "delivered rows deleted, edited or added after delivery",
        "edit the sink table directly after a run (SQL DELETE / UPDATE / INSERT; "
        "`tests/integration/test_sink_audit.py`)",
