@@ -8,6 +8,7 @@ samples. Empty bins get ``EPS`` so logarithms stay finite.
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -20,6 +21,8 @@ NUM = ("numeric",)
 CAT = ("categorical", "binary")
 ANY = ("numeric", "categorical", "binary")
 
+
+_WARNINGS_LOCK = threading.Lock()
 
 def proportions(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Aligned bin (numbers) or category shares of both samples, floored at EPS."""
@@ -63,7 +66,9 @@ def anderson_darling(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """k-sample Anderson-Darling (scipy; its p-value is capped to [0.001, 0.25])."""
     if _same_constant(ref, cur):
         return Outcome(0.0, 1.0)
-    with warnings.catch_warnings():
+    # catch_warnings swaps process-wide filters: columns compared on parallel threads must not
+    # interleave here, or one thread's exit restores filters under another's call.
+    with _WARNINGS_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the cap is documented, not news
         res = stats.anderson_ksamp([ref, cur])
     return Outcome(float(res.statistic), float(res.pvalue))
