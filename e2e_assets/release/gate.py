@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -210,8 +210,6 @@ def _headless(home: Home, instance: Any) -> Execute:
 
 
 def _with(decision: GateDecision, **changes: Any) -> GateDecision:
-    from dataclasses import replace
-
     return replace(decision, **changes)
 
 
