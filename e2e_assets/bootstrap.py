@@ -42,6 +42,7 @@ from e2e_assets.home import Home
 from e2e_assets.model_registry import (
     GOLDEN_DIGEST_TAG,
     GOLDEN_MODELS_TAG,
+    HOLDOUT_ROWS_TAG,
     TRAINING_DIGEST_TAG,
     ResolvedModel,
     client_for,
@@ -105,6 +106,7 @@ class BootstrapContext:
 
     def register_model(self, model: Any, *, training: pd.DataFrame, model_input: pd.DataFrame,
                        golden_requests: pd.DataFrame | None = None, stage: str | None = None,
+                       holdout: pd.DataFrame | None = None,
                        params: dict[str, Any] | None = None,
                        metrics: dict[str, float] | None = None) -> ResolvedModel:
         """Log ``model`` to MLflow and register a new version of the model the spec gives
@@ -114,6 +116,11 @@ class BootstrapContext:
         :data:`~e2e_assets.golden.MIN_GOLDEN_ROWS`, with the spec's label column when it has
         ``labels:``) through every stage, the other stages' models taken from the registry or
         from this bootstrap (register those first).
+
+        ``holdout`` is raw requests the model was not trained on (1,000 rows or more where the
+        data allows; the reference journeys log 1,336 and 3,000): drift checks with ``reference: holdout``
+        compare a stage's outputs with what the journey makes of them, the model's out-of-sample
+        outputs, rather than with training-set outputs that the model has already seen.
         """
         spec = self.journey.spec
         target = stage or spec.record_stage
@@ -135,7 +142,7 @@ class BootstrapContext:
             warnings.filterwarnings("ignore", message="Operation with range is deprecated",
                                     module="mlflow")
             version = self._register(model, model_spec, training=training,
-                                     model_input=model_input,
+                                     model_input=model_input, holdout=holdout,
                                      golden_requests=golden_requests if is_record else None,
                                      params=params, metrics=metrics)
         self.registered[target] = version
@@ -175,7 +182,7 @@ class BootstrapContext:
 
     def _register(self, model: Any, model_spec: Any, *, training: pd.DataFrame,
                   model_input: pd.DataFrame, golden_requests: pd.DataFrame | None,
-                  params: dict[str, Any] | None,
+                  holdout: pd.DataFrame | None, params: dict[str, Any] | None,
                   metrics: dict[str, float] | None) -> str:
         import mlflow
         from mlflow.models import infer_signature
@@ -192,6 +199,8 @@ class BootstrapContext:
                             if golden_requests is not None else (None, {}))
         training_digest = frame_digest(training)
         tags = {TRAINING_DIGEST_TAG: training_digest, "e2e.journey": spec.journey}
+        if holdout is not None:
+            tags[HOLDOUT_ROWS_TAG] = str(len(holdout))
         if upstream:  # the other models the golden set went through, to tell a swap apart
             tags[GOLDEN_MODELS_TAG] = json.dumps(upstream, sort_keys=True)
         with mlflow.start_run(experiment_id=experiment_id,
@@ -205,6 +214,9 @@ class BootstrapContext:
             with tempfile.TemporaryDirectory() as tmp:
                 write_parquet_atomic(training, Path(tmp) / "training.parquet")
                 mlflow.log_artifact(str(Path(tmp) / "training.parquet"), artifact_path="data")
+                if holdout is not None:
+                    write_parquet_atomic(holdout, Path(tmp) / "holdout.parquet")
+                    mlflow.log_artifact(str(Path(tmp) / "holdout.parquet"), artifact_path="data")
                 if golden is not None and golden_requests is not None:
                     digest = write_golden(golden, Path(tmp) / "golden", labels=labels)
                     tags[GOLDEN_DIGEST_TAG] = digest

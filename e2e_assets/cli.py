@@ -248,13 +248,13 @@ def _suite_reference(journey: Journey, home: Home, stage: str, reference: str
 
     served = ServedModels(journey, home.tracking_uri, allow_unblessed=True)
     if reference == "training":
-        from e2e_assets.checks.drift import training_frame
+        from e2e_assets.checks.drift import logged_frame
 
         record = served.record()
         if record is None:
             raise SpecError("the journey serves no model, so it has no training data; draft "
                             "from a served sample with --reference source", field="--reference")
-        raw = training_frame(home.tracking_uri, record)
+        raw = logged_frame(home.tracking_uri, record)
         if stage == "source":
             return raw, f"the training data of {record.name} v{record.version}"
         frame = run_through(journey, raw, models=served.all_loaded(until=stage),

@@ -124,6 +124,15 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
                         provenance=provenance, output=out, handoff=ref)
 
 
+def monitor_context(journey: Journey, stage: str, output: pd.DataFrame, served: ServedModels,
+                    tracking_uri: str, *, sink_table: str | None = None) -> StageCheckContext:
+    """What a monitoring check (drift) sees: a stage's stored output and the run's models."""
+    return StageCheckContext(journey=journey, stage=stage, input=None, output=output,
+                             model=served.model(stage), resolved_model=served.resolved(stage),
+                             record_model=served.record(), models=served.all_loaded(until=stage),
+                             tracking_uri=tracking_uri, served=served, sink_table=sink_table)
+
+
 def _read_input(journey: Journey, stage: str, run: RunContext, facts: dict[str, Any]
                 ) -> tuple[pd.DataFrame, HandoffRef | None]:
     upstream = journey.upstream_of(stage)

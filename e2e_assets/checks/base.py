@@ -32,6 +32,12 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     sample_size: int = 5
 
+    @property
+    def tests_hypotheses(self) -> bool:
+        """Whether the check decides by a significance test at ``alpha``: its alpha is then
+        drawn from the journey's false-alarm budget (``e2e_assets.spec.alarm_budget``)."""
+        return "alpha" in type(self).model_fields
+
 
 @dataclass(frozen=True)
 class CheckResult:

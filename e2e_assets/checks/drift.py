@@ -1,7 +1,9 @@
 """Drift as a stage check: the stage's stored output against a reference from MLflow.
 
-The reference is the served model version's training data (``data/training.parquet``, logged at
-registration) run through the journey up to this stage, or its golden set. It is prepared once
+The reference is data logged with the served model version at registration, run through the
+journey up to this stage with the version's model: its training data (``data/training.parquet``,
+for inputs), its held-out requests (``data/holdout.parquet``: the model's out-of-sample outputs,
+for a model stage's outputs: training-set outputs are over-confident), or its golden set. It is prepared once
 per (config, model version, stage) and cached, so a scheduled re-evaluation pays only for the
 current batch. Drift checks are *monitoring* checks: Dagster runs them as separate asset checks,
 after the stage materializes, and again from the checks-only job and the drift schedule without
@@ -28,14 +30,14 @@ from e2e_assets.checks.base import (
 from e2e_assets.drift import compare
 from e2e_assets.drift.prepared import needs_sample, prepare_lazily
 from e2e_assets.errors import E2EAssetsError
-from e2e_assets.model_registry import ResolvedModel, tracking
+from e2e_assets.model_registry import HOLDOUT_ROWS_TAG, ResolvedModel, tracking
 from e2e_assets.stages import run_through
 
 SPARK = " ▁▂▃▄▅▆▇█"
 
 
 class DriftOptions(Options):
-    reference: Literal["training", "golden"] = "training"
+    reference: Literal["training", "holdout", "golden"] = "training"
     columns: list[str] | None = None
     methods: dict[str, str] = {}
     alpha: float = Field(default=0.05, gt=0, lt=1)
@@ -44,14 +46,21 @@ class DriftOptions(Options):
     max_drift_share: float = Field(default=0.0, ge=0, le=1)  # fail above this share
 
 
-def training_frame(tracking_uri: str, model: ResolvedModel) -> pd.DataFrame:
+def logged_frame(tracking_uri: str, model: ResolvedModel,
+                 which: Literal["training", "holdout"] = "training") -> pd.DataFrame:
+    """The training data or held-out requests logged with ``model`` at registration."""
     if not model.run_id:
-        raise E2EAssetsError(f"{model.version_uri} has no run: no training data to compare to")
+        raise E2EAssetsError(f"{model.version_uri} has no run: no {which} data to compare to")
+    if which == "holdout" and model.tag(HOLDOUT_ROWS_TAG) is None:
+        raise E2EAssetsError(
+            f"{model.version_uri} logged no held-out requests (data/holdout.parquet), so drift "
+            f"cannot use 'reference: holdout'; register it with ctx.register_model(..., "
+            f"holdout=<requests it was not trained on>), or use 'reference: golden'")
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp, tracking(tracking_uri):
         path = mlflow.artifacts.download_artifacts(run_id=model.run_id,
-                                                   artifact_path="data/training.parquet",
+                                                   artifact_path=f"data/{which}.parquet",
                                                    dst_path=tmp)
         return pd.read_parquet(Path(path))
 
@@ -66,8 +75,8 @@ def reference_frame(ctx: StageCheckContext, options: DriftOptions) -> pd.DataFra
         golden = load_golden(ctx.tracking_uri, record)
         golden.input_for(ctx.stage)  # names the stage if the golden set lacks it
         return golden.frames[ctx.stage]
-    raw = training_frame(ctx.tracking_uri, record)
-    # The reference is what the journey made of its training data: never with injected faults.
+    raw = logged_frame(ctx.tracking_uri, record, options.reference)
+    # The reference is what the journey made of the logged data: never with injected faults.
     return run_through(ctx.journey.pristine, raw, models=ctx.models, until=ctx.stage)[ctx.stage]
 
 
@@ -181,6 +190,9 @@ def check_drift(ctx: StageCheckContext, options: DriftOptions) -> CheckResult:
     drifted = report.drifted_columns
     passed = report.drift_share <= options.max_drift_share
     meta: dict[str, Any] = {"reference": options.reference, "reference_key": key,
+                            "reference_rows": max((c.n_reference or 0 for c in report.columns),
+                                                  default=0),
+                            "alpha": options.alpha,
                             "drift_share": round(report.drift_share, 4),
                             "drifted_columns": drifted, "columns": table}
     if drifted:

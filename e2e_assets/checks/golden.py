@@ -39,6 +39,10 @@ class GoldenOptions(Options):
     min_agreement: float = Field(default=0.99, ge=0, le=1)
     alpha: float = Field(default=0.01, gt=0, lt=1)
 
+    @property
+    def tests_hypotheses(self) -> bool:  # only the statistical mode tests at alpha
+        return self.mode == "statistical"
+
 
 def _other_models_changed(ctx: StageCheckContext, record: ResolvedModel) -> str:
     """Name the other model stages whose version differs from the golden set's making."""

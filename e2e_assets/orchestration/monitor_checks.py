@@ -11,11 +11,12 @@ from typing import Any
 
 import dagster as dg
 
-from e2e_assets.checks.base import CheckResult, ConfiguredCheck, StageCheckContext
+from e2e_assets.checks.base import CheckResult, ConfiguredCheck
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
 from e2e_assets.orchestration.resources import DRILL_TAG, SHADOW_TAG, MlflowResource, StageStore
+from e2e_assets.protocol import monitor_context
 from e2e_assets.sinks import shadow_table
 from e2e_assets.spec import Journey
 
@@ -49,12 +50,9 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
                 blocking=check.blocking, result=failed), {"journey": journey.name,
                                                           "dagster_run_id": context.run.run_id})
         record = served.record()
-        ctx = StageCheckContext(journey=journey, stage=stage, input=None, output=output,
-                                model=served.model(stage), resolved_model=served.resolved(stage),
-                                record_model=record, models=served.all_loaded(until=stage),
-                                tracking_uri=mlflow.tracking_uri, served=served,
-                                sink_table=shadow_table(journey.spec.sink.table)
-                                if context.run.tags.get(SHADOW_TAG) == "true" else None)
+        ctx = monitor_context(journey, stage, output, served, mlflow.tracking_uri,
+                              sink_table=shadow_table(journey.spec.sink.table)
+                              if context.run.tags.get(SHADOW_TAG) == "true" else None)
         provenance: dict[str, Any] = {"journey": journey.name,
                                       "dagster_run_id": context.run.run_id,
                                       "config_digest": journey.config_digest,

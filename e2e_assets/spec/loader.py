@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from e2e_assets.checks.base import ConfiguredCheck
 from e2e_assets.errors import SpecError
+from e2e_assets.spec.alarm_budget import share_alpha
 from e2e_assets.spec.check_options import parse_check_options
 from e2e_assets.spec.lines import line_for as _line_for
 from e2e_assets.spec.lines import line_index as _line_index
@@ -136,7 +137,8 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     digest = hashlib.sha256(
         json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
     functions = resolve_functions(spec, file, lines) if resolve else {}
-    checks = parse_check_options(spec, str(file), lines)
+    checks = share_alpha(parse_check_options(spec, str(file), lines), spec.false_alarm_rate,
+                         file=str(file), lines=lines)
     journey = Journey(spec=spec, path=file.resolve(), config_digest=digest, functions=functions,
                       checks=checks, lines=lines)
     if resolve:

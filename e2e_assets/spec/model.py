@@ -178,6 +178,9 @@ class JourneySpec(_Strict):
     bootstrap: BootstrapSpec | None = None
     labels: LabelSpec | None = None
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+    # The chance the journey tolerates that a clean run is blocked by a statistical check:
+    # shared by its blocking statistical checks (e2e_assets/spec/alarm_budget.py).
+    false_alarm_rate: float = Field(default=0.01, gt=0, le=0.2)
     owners: tuple[str, ...] = ()
     # Columns whose values never appear in check metadata (samples show '***').
     sensitive: tuple[str, ...] = ()

@@ -54,6 +54,7 @@ def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
     golden = serve.sample(golden_size, random_state=ctx.seed)  # labelled: Status kept
     ctx.register_model(model, training=train, model_input=x_train,
                        golden_requests=golden.sort_values("request_id"),
+                       holdout=serve.drop(columns=["Status"]),  # 1,336 requests not trained on
                        params={"model": "HistGradientBoostingClassifier", "holdout": holdout},
                        metrics={"holdout_auc": float(auc)})
 
@@ -65,12 +66,15 @@ def retrain(ctx: Any, recent_rows: int = 1000, holdout: float = 0.3) -> None:
     recent = recent[~recent["request_id"].isin(ctx.evaluation_ids())]
     fresh, golden = train_test_split(recent, test_size=holdout, random_state=ctx.seed,
                                      stratify=recent["Status"])
-    train, _ = train_test_split(load_applications(), test_size=holdout, random_state=ctx.seed,
-                                stratify=load_applications()["Status"])
+    applications = load_applications()
+    train, _ = train_test_split(applications, test_size=holdout, random_state=ctx.seed,
+                                stratify=applications["Status"])
     train = pd.concat([train, fresh], ignore_index=True)
+    unseen = applications[~applications["request_id"].isin(train["request_id"])]
     x_train = build_features(ingest(train))[FEATURES]
     model = make_model(ctx.seed).fit(x_train, (train["Status"] == "bad").astype(int).to_numpy())
     ctx.register_model(model, training=train, model_input=x_train,
                        golden_requests=golden.sort_values("request_id"),
+                       holdout=unseen.drop(columns=["Status"]),
                        params={"model": "HistGradientBoostingClassifier",
                                "recent_rows": len(fresh)})

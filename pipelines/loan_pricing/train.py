@@ -54,6 +54,7 @@ def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
                                                               random_state=ctx.seed)
     ctx.register_model(model, training=train[REQUEST_COLUMNS + ["interest_rate"]],
                        model_input=x_train, golden_requests=golden.sort_values("request_id"),
+                       holdout=serve[REQUEST_COLUMNS],  # 3,000 requests not trained on
                        params={"model": "HistGradientBoostingRegressor", "holdout": holdout},
                        metrics={"holdout_mae": float(mae),
                                 "holdout_rate_mean": float(np.mean(serve["interest_rate"]))})
@@ -68,9 +69,11 @@ def retrain(ctx: Any, recent_rows: int = 2000, holdout: float = 0.3) -> None:
     fresh, golden = train_test_split(recent, test_size=holdout, random_state=ctx.seed)
     train, _ = train_test_split(loans, test_size=holdout, random_state=ctx.seed)
     train = pd.concat([train[[*REQUEST_COLUMNS, "interest_rate"]], fresh], ignore_index=True)
+    unseen = loans[~loans["request_id"].isin(train["request_id"])]
     x_train = build_features(train)[FEATURES]
     model = make_model(ctx.seed).fit(x_train, train["interest_rate"].to_numpy())
     ctx.register_model(model, training=train, model_input=x_train,
                        golden_requests=golden.sort_values("request_id"),
+                       holdout=unseen[REQUEST_COLUMNS],
                        params={"model": "HistGradientBoostingRegressor",
                                "recent_rows": len(fresh)})

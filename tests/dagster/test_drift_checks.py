@@ -27,7 +27,7 @@ DRIFT_ONLY = {
   features:
     - {kind: drift, name: feature_drift, options: {columns: [age, income, amount, home, job]}}
   score:
-    - {kind: drift, name: score_drift, options: {columns: [p_default], reference: golden}}
+    - {kind: drift, name: score_drift, options: {columns: [p_default], reference: holdout}}
 """,
     "loan_pricing": """\
   features:
@@ -35,7 +35,7 @@ DRIFT_ONLY = {
       name: feature_drift
       options: {columns: [annual_income, loan_amount, debt_to_income, grade, term]}
   score:
-    - {kind: drift, name: rate_drift, options: {columns: [model_rate], reference: golden}}
+    - {kind: drift, name: rate_drift, options: {columns: [model_rate], reference: holdout}}
 """,
 }
 FAULTS = [
@@ -61,8 +61,12 @@ def test_drift_checks_pass_on_clean_data(home: Path, tmp_path: Path, name: str) 
     h = Home.from_env()
     run = run_journey(drift_only(tmp_path, name, h), h)
     assert run.exit_code == 0, render_table(run)
-    assert {c.name for c in run.checks} == {"feature_drift", "score_drift" if
+    assert {c.name for c in run.checks if c.kind == "drift"} == {"feature_drift", "score_drift" if
                                             name == "credit_approval" else "rate_drift"}
+    # output drift compares with the model's out-of-sample outputs on its held-out requests
+    (output,) = [c for c in run.checks if c.stage == "score" and c.kind == "drift"]
+    assert output.metadata["reference"] == "holdout"
+    assert output.metadata["reference_rows"] >= 1000
 
 
 @pytest.mark.parametrize(("name", "fault", "caught_by"), FAULTS,

@@ -68,8 +68,8 @@ def test_a_rare_unseen_category_is_reported_but_not_material() -> None:
 # settings checked at load and by the dry run ------------------------------------------------
 
 def _score_drift(tmp_path: Path, options: str) -> Path:
-    return journey_variant(tmp_path, replace={"options: {columns: [p_default], reference: golden}":
-                                              f"options: {{{options}}}"})
+    return journey_variant(tmp_path, replace={
+        "options: {columns: [p_default], reference: holdout}": f"options: {{{options}}}"})
 
 
 def test_misspelt_method_is_refused_at_load_naming_field_and_registered_names(
