@@ -42,7 +42,7 @@ from e2e_assets.home import Home
 from e2e_assets.model_registry import (
     GOLDEN_DIGEST_TAG,
     GOLDEN_MODELS_TAG,
-    HOLDOUT_ROWS_TAG,
+    HOLDOUT_DIGEST_TAG,
     TRAINING_DIGEST_TAG,
     ResolvedModel,
     client_for,
@@ -118,7 +118,7 @@ class BootstrapContext:
         from this bootstrap (register those first).
 
         ``holdout`` is raw requests the model was not trained on (1,000 rows or more where the
-        data allows; the reference journeys log 1,336 and 3,000): drift checks with ``reference: holdout``
+        data allows; the reference journeys log 1,337 and 3,000): drift checks with ``reference: holdout``
         compare a stage's outputs with what the journey makes of them, the model's out-of-sample
         outputs, rather than with training-set outputs that the model has already seen.
         """
@@ -200,7 +200,7 @@ class BootstrapContext:
         training_digest = frame_digest(training)
         tags = {TRAINING_DIGEST_TAG: training_digest, "e2e.journey": spec.journey}
         if holdout is not None:
-            tags[HOLDOUT_ROWS_TAG] = str(len(holdout))
+            tags[HOLDOUT_DIGEST_TAG] = frame_digest(holdout)
         if upstream:  # the other models the golden set went through, to tell a swap apart
             tags[GOLDEN_MODELS_TAG] = json.dumps(upstream, sort_keys=True)
         with mlflow.start_run(experiment_id=experiment_id,

@@ -21,7 +21,7 @@ MODEL_URI = re.compile(r"^models:/(?P<name>[^@/\s]+)@(?P<alias>[A-Za-z0-9_-]+)$"
 GOLDEN_DIGEST_TAG = "e2e.golden_digest"
 GOLDEN_MODELS_TAG = "e2e.golden_models"  # {stage: "name:version"} of the other model stages
 TRAINING_DIGEST_TAG = "e2e.training_digest"
-HOLDOUT_ROWS_TAG = "e2e.holdout_rows"  # rows of data/holdout.parquet: requests not trained on
+HOLDOUT_DIGEST_TAG = "e2e.holdout_digest"  # of data/holdout.parquet: requests not trained on
 
 
 @dataclass(frozen=True)

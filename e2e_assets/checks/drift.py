@@ -30,7 +30,13 @@ from e2e_assets.checks.base import (
 from e2e_assets.drift import compare
 from e2e_assets.drift.prepared import needs_sample, prepare_lazily
 from e2e_assets.errors import E2EAssetsError
-from e2e_assets.model_registry import HOLDOUT_ROWS_TAG, ResolvedModel, tracking
+from e2e_assets.frames import frame_digest
+from e2e_assets.model_registry import (
+    HOLDOUT_DIGEST_TAG,
+    TRAINING_DIGEST_TAG,
+    ResolvedModel,
+    tracking,
+)
 from e2e_assets.stages import run_through
 
 SPARK = " ▁▂▃▄▅▆▇█"
@@ -48,10 +54,12 @@ class DriftOptions(Options):
 
 def logged_frame(tracking_uri: str, model: ResolvedModel,
                  which: Literal["training", "holdout"] = "training") -> pd.DataFrame:
-    """The training data or held-out requests logged with ``model`` at registration."""
+    """The training data or held-out requests logged with ``model`` at registration, verified
+    against the digest its version was tagged with (an artifact edited since fails here)."""
     if not model.run_id:
         raise E2EAssetsError(f"{model.version_uri} has no run: no {which} data to compare to")
-    if which == "holdout" and model.tag(HOLDOUT_ROWS_TAG) is None:
+    expected = model.tag(TRAINING_DIGEST_TAG if which == "training" else HOLDOUT_DIGEST_TAG)
+    if which == "holdout" and expected is None:
         raise E2EAssetsError(
             f"{model.version_uri} logged no held-out requests (data/holdout.parquet), so drift "
             f"cannot use 'reference: holdout'; register it with ctx.register_model(..., "
@@ -62,7 +70,14 @@ def logged_frame(tracking_uri: str, model: ResolvedModel,
         path = mlflow.artifacts.download_artifacts(run_id=model.run_id,
                                                    artifact_path=f"data/{which}.parquet",
                                                    dst_path=tmp)
-        return pd.read_parquet(Path(path))
+        frame = pd.read_parquet(Path(path))
+    if expected is not None and frame_digest(frame) != expected:
+        raise E2EAssetsError(
+            f"the {which} data of {model.version_uri} (data/{which}.parquet of run "
+            f"{model.run_id}) changed since it was registered: digest {frame_digest(frame)[:19]}"
+            f", its version's tag says {expected[:19]}; drift has no trustworthy reference "
+            f"(re-register the model)")
+    return frame
 
 
 def reference_frame(ctx: StageCheckContext, options: DriftOptions) -> pd.DataFrame:

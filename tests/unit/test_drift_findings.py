@@ -16,8 +16,15 @@ from e2e_assets import drift
 from e2e_assets.checks import drift as drift_check
 from e2e_assets.checks.base import StageCheckContext, get_kind
 from e2e_assets.drift.prepared import _CACHE, FAST_METHODS
-from e2e_assets.errors import SpecError
-from e2e_assets.model_registry import ResolvedModel
+from e2e_assets.checks.drift import logged_frame
+from e2e_assets.errors import E2EAssetsError, SpecError
+from e2e_assets.frames import frame_digest, write_parquet_atomic
+from e2e_assets.model_registry import (
+    HOLDOUT_DIGEST_TAG,
+    TRAINING_DIGEST_TAG,
+    ResolvedModel,
+    tracking,
+)
 from e2e_assets.spec import load_journey
 from tests.helpers import journey_variant
 
@@ -160,3 +167,44 @@ def test_prepared_path_gives_the_in_memory_statistic_and_scipy_values() -> None:
     energy = drift.compare(prepared, cur, columns=["x"], methods={"x": "energy_distance"})
     assert energy.columns[0].statistic == pytest.approx(
         stats.energy_distance(a / a.std(), b / a.std()), rel=1e-9)
+
+
+# the reference data: logged at registration, verified against its version's digest ----------
+
+def _logged_version(tmp_path: Path, frames: dict[str, pd.DataFrame], tags: dict[str, str]
+                    ) -> tuple[str, ResolvedModel, Path]:
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with tracking(uri):
+        experiment = mlflow.create_experiment("t", artifact_location=(tmp_path / "a").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
+            for which, frame in frames.items():
+                write_parquet_atomic(frame, tmp_path / f"{which}.parquet")
+                mlflow.log_artifact(str(tmp_path / f"{which}.parquet"), artifact_path="data")
+    model = ResolvedModel(name="m", alias="champion", version="1", run_id=run.info.run_id,
+                          source="", tags=tuple(tags.items()))
+    return uri, model, tmp_path / "a" / run.info.run_id / "artifacts" / "data"
+
+
+def test_reference_data_edited_after_registration_is_refused(tmp_path: Path) -> None:
+    training = pd.DataFrame({"age": [30, 40, 50], "home": ["rent", "own", "rent"]})
+    holdout = training.assign(age=training["age"] + 1)
+    uri, model, folder = _logged_version(
+        tmp_path, {"training": training, "holdout": holdout},
+        {TRAINING_DIGEST_TAG: frame_digest(training), HOLDOUT_DIGEST_TAG: frame_digest(holdout)})
+    assert logged_frame(uri, model, "training").equals(training)
+    assert logged_frame(uri, model, "holdout").equals(holdout)
+    write_parquet_atomic(holdout.assign(age=holdout["age"] * 1000), folder / "holdout.parquet")
+    with pytest.raises(E2EAssetsError, match="holdout data of models:/m/1 .* changed since it "
+                                             "was registered"):
+        logged_frame(uri, model, "holdout")
+
+
+def test_holdout_reference_needs_holdout_logged(tmp_path: Path) -> None:
+    training = pd.DataFrame({"age": [30, 40, 50]})
+    uri, model, _ = _logged_version(tmp_path, {"training": training},
+                                    {TRAINING_DIGEST_TAG: frame_digest(training)})
+    with pytest.raises(E2EAssetsError, match=r"logged no held-out requests .*register_model\("
+                                             r"\.\.\., holdout="):
+        logged_frame(uri, model, "holdout")
