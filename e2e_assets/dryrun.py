@@ -20,6 +20,7 @@ import pandas as pd
 from e2e_assets.checks.base import ConfiguredCheck, DryRunProblem, StageCheckContext
 from e2e_assets.db import check_reachable
 from e2e_assets.errors import DryRunError, E2EAssetsError, SpecError, StageError
+from e2e_assets.fault_injections import MODEL_FAULT
 from e2e_assets.home import Home
 from e2e_assets.model_registry import require_tracking_store
 from e2e_assets.serving import ServedModels
@@ -70,7 +71,9 @@ def dry_run(journey: Journey, served: ServedModels, *, rows: int = DEFAULT_SAMPL
             out = run_stage(journey, stage, frame, model=model)
         except StageError:
             break  # the real run reports it, with the stage named (exit 1)
-        if faulted.functions.get(stage) is not journey.functions.get(stage):
+        wrapped = faulted.functions.get(stage)
+        if wrapped is not journey.functions.get(stage) and not getattr(wrapped, MODEL_FAULT,
+                                                                          False):
             _check_fault(faulted, stage, frame, model)
         reached.append({"stage": stage, "rows_in": len(frame), "rows_out": len(out)})
         ctx = StageCheckContext(journey=journey, stage=stage, input=frame, output=out,

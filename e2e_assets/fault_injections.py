@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from e2e_assets.faults import Fault
 
 
+# Marks a stage function wrapped by a model fault: nothing to check on a sample (no column),
+# and a dry run must not spend a transient fault's calls.
+MODEL_FAULT = "e2e_replaces_model"
+
+
 def _col(df: pd.DataFrame, fault: Fault) -> str:
     if fault.column is None or fault.column not in df.columns:
         raise SpecError(f"fault '{fault.id}' at '{fault.stage}' needs an existing column; got "
@@ -183,6 +188,16 @@ class ConstantModel:
 
 
 class UnavailableModel:
+    """A model server that is down: every use raises. ``failures=N``: a transient outage, the
+    first N stage calls get this stand-in, later ones the served model."""
+
+    def __init__(self, failures: int | None = None) -> None:
+        self.failures, self.calls = failures, 0
+
+    def stand_in_for(self, served: Any) -> Any:
+        self.calls += 1
+        return self if self.failures is None or self.calls <= self.failures else served
+
     def __getattr__(self, name: str) -> Any:
         raise InfrastructureError("model server unavailable (injected model_unavailable)")
 

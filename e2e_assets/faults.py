@@ -26,6 +26,7 @@ import pandas as pd
 
 from e2e_assets.errors import SpecError
 from e2e_assets.fault_injections import (
+    MODEL_FAULT,
     ConstantModel,
     UnavailableModel,
     cohort_bias,
@@ -176,9 +177,16 @@ REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
        "`reconcile` at deliver", "caught", "deliver",
        (Param("drop", 0.01, doc="share of rows dropped (at least one when > 0)", low=0.0, high=1.0),
         Param("duplicate", 0, "integer", low=0, doc="rows duplicated")), lost_records),
-    _F("model_unavailable", "registry or model server down", "the model raises when called",
-       "the stage fails (exit 1, stage named), nothing delivered",
-       "injected; no fallback path yet", "score", model=lambda f: UnavailableModel()),
+    _F("model_unavailable", "registry or model server down", "the model raises when called "
+       "(`failures=N`: only on the first N calls, a transient outage)",
+       "a stage with a declared `fallback:` retries with backoff, then its fallback decides "
+       "every request (none lost, still judged by the rules at decide); the `fallback` check "
+       "at score fails when the fallback share is above `max_fallback_share` (exit 1, nothing "
+       "delivered); a transient outage is retried and passes, the retries in the check's "
+       "report. Without a fallback: the stage fails (exit 1, stage named)", "caught", "score",
+       (Param("failures", None, "integer", low=1, doc="calls that raise before the model "
+              "serves again; default: every call"),),
+       model=lambda f: UnavailableModel(f.params["failures"])),
     _F("latency_regression", "a stage gets slower", "sleep in one stage",
        "`latency` at score (the stage's wall time against its budget and against 3x the "
        "median of its last passing runs)", "caught", "score",
@@ -287,13 +295,18 @@ def with_faults(journey: Journey, faults: Sequence[Fault]) -> Journey:
 def _wrap(fn: Callable[..., pd.DataFrame], fault: Fault) -> Callable[..., pd.DataFrame]:
     spec = REGISTRY[fault.id]
     if spec.model is not None:
-        replacement = spec.model
+        # One stand-in per wrapped stage, so a transient fault counts the stage's calls; one
+        # with ``stand_in_for(served)`` decides per call what the stage is given.
+        replacement = spec.model(fault)
+        per_call = getattr(type(replacement), "stand_in_for", None)
 
         @functools.wraps(fn)
         def with_model(frame: pd.DataFrame, model: Any, *args: Any, **kwargs: Any
                        ) -> pd.DataFrame:
-            return fn(frame, replacement(fault), *args, **kwargs)
+            given = per_call(replacement, model) if per_call is not None else replacement
+            return fn(frame, given, *args, **kwargs)
 
+        setattr(with_model, MODEL_FAULT, True)
         return with_model
     transform = spec.transform
     if transform is None:  # Fault() admits injectable ids only

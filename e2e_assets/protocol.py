@@ -12,6 +12,11 @@
 A failed blocking check stops the hand-off: nothing reaches the next stage or the sink. The
 input is read from the same run (verified against the digest its writer recorded), and the
 outcome is a frozen value; the caller decides how to show it.
+
+A model stage that declares ``fallback:`` loads and calls its model through
+:func:`e2e_assets.fallback.serve_with_fallback`: failures are retried with backoff, then the
+fallback decides; the outcome (share, attempts, reason) joins the stage's facts and the
+``fallback`` check's context.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from e2e_assets.checks.base import StageCheckContext
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one, evaluate_phase
 from e2e_assets.checks.sink_audit import SINK_AUDIT
 from e2e_assets.errors import E2EAssetsError
+from e2e_assets.fallback import serve_with_fallback
 from e2e_assets.frames import frame_digest
 from e2e_assets.handoff import HandoffRef, RunStore
 from e2e_assets.model_registry import GOLDEN_DIGEST_TAG
@@ -99,9 +105,15 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
     if any(c.blocks for c in checks):  # fail closed before the stage runs
         return _blocked(journey, stage, checks, facts, summary, ("output",))
     started = perf_counter()
-    out = run_stage(journey, stage, frame_in, model=model)
+    fallback = None
+    if _has_fallback(journey, stage):  # retried, then its fallback: never raises for the model
+        out, fallback, model = serve_with_fallback(
+            journey, stage, frame_in, lambda: _load(run, stage, facts))
+        facts.update(fallback.facts())
+    else:
+        out = run_stage(journey, stage, frame_in, model=model)
     wall = perf_counter() - started
-    ctx = replace(ctx, output=out, stage_wall_s=wall)
+    ctx = replace(ctx, output=out, stage_wall_s=wall, model=model, fallback=fallback)
     summary["data_digest"] = frame_digest(out)
     checks += evaluate_phase(ctx, "output")
     if any(c.blocks for c in checks):  # no hand-off: nothing downstream, nothing in the sink
@@ -152,16 +164,27 @@ def _models(journey: Journey, stage: str, run: RunContext, facts: dict[str, Any]
     resolved = run.models.resolved(stage)  # a stage that serves a model needs it: errors raise
     model = None
     if resolved is not None:
-        started = perf_counter()
-        model = run.models.model(stage)
-        facts["model_load_s"] = round(perf_counter() - started, 4)
         facts["model_uri"] = resolved.version_uri
+        if not _has_fallback(journey, stage):  # else loaded, and retried, as the stage runs
+            model = _load(run, stage, facts)
     try:
         record = run.models.record()
     except E2EAssetsError as exc:  # provenance only: a registry hiccup must not fail the stage
         record = None
         facts["model_resolution"] = f"unavailable: {exc}"
     return resolved, model, record
+
+
+def _has_fallback(journey: Journey, stage: str) -> bool:
+    stage_spec = journey.spec.stage(stage)
+    return stage_spec is not None and stage_spec.fallback is not None
+
+
+def _load(run: RunContext, stage: str, facts: dict[str, Any]) -> Any:
+    started = perf_counter()
+    model = run.models.model(stage)
+    facts["model_load_s"] = round(perf_counter() - started, 4)
+    return model
 
 
 def _served_versions(journey: Journey, run: RunContext) -> dict[str, str]:

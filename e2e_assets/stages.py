@@ -21,21 +21,33 @@ if TYPE_CHECKING:
 def run_stage(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = None
               ) -> pd.DataFrame:
     """Call one stage function on ``df`` and check what it returns."""
+    return check_stage_output(journey, stage, call_stage_function(journey, stage, df,
+                                                                  model=model))
+
+
+def call_stage_function(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = None
+                        ) -> Any:
+    """What the stage function returns, unchecked; whatever it raises as a StageError."""
     if stage not in journey.stages:
         raise StageError(journey.name, stage, f"unknown stage; the journey's stages are "
                          f"{list(journey.stages)}")
     stage_spec = journey.spec.stage(stage)
     fn = journey.functions[stage]
-    name = stage_spec.function if stage_spec is not None else "identity"
     params = stage_spec.params if stage_spec is not None else {}
     args = (df, model) if journey.spec.model_for(stage) is not None else (df,)
     try:
-        out = fn(*args, **params)
+        return fn(*args, **params)
     except StageError:
         raise
     except Exception as exc:
-        raise StageError(journey.name, stage, f"{name} raised {type(exc).__name__}: "
-                         f"{exc}") from exc
+        raise StageError(journey.name, stage, f"{_function_name(journey, stage)} raised "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def check_stage_output(journey: Journey, stage: str, out: Any, *, name: str | None = None
+                       ) -> pd.DataFrame:
+    """``out`` if it is a DataFrame carrying the request id column, else a StageError."""
+    name = name or _function_name(journey, stage)
     if not isinstance(out, pd.DataFrame):
         raise StageError(journey.name, stage, f"{name} returned {type(out).__name__}, "
                          f"expected a pandas DataFrame")
@@ -44,6 +56,11 @@ def run_stage(journey: Journey, stage: str, df: pd.DataFrame, *, model: Any = No
         raise StageError(journey.name, stage, f"output has no request id column '{rid}' "
                          f"(columns: {list(out.columns)[:12]}); every stage must carry it")
     return out
+
+
+def _function_name(journey: Journey, stage: str) -> str:
+    stage_spec = journey.spec.stage(stage)
+    return stage_spec.function if stage_spec is not None else "identity"
 
 
 def run_through(journey: Journey, requests: pd.DataFrame, *, models: Mapping[str, Any],

@@ -19,6 +19,7 @@ from e2e_assets.errors import UnknownNameError
 from e2e_assets.model_registry import ResolvedModel
 
 if TYPE_CHECKING:  # the spec imports the checks (to parse their options), never the reverse
+    from e2e_assets.fallback import FallbackOutcome
     from e2e_assets.serving import ServedModels
     from e2e_assets.spec.loader import Journey
     from e2e_assets.spec.model import CheckSpec, JourneySpec
@@ -82,6 +83,8 @@ class StageCheckContext:
     sink_table: str | None = None
     # The stage function's wall time (s) on this batch, for output-phase checks (latency).
     stage_wall_s: float | None = None
+    # How a stage with a declared fallback served its batch (retries, the fallback's share).
+    fallback: FallbackOutcome | None = None
 
     def frame(self, which: Literal["input", "output"]) -> pd.DataFrame:
         """The input or output frame; a check evaluated in the wrong phase is a bug, said so."""

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from e2e_assets.checks.base import REGISTRY, ConfiguredCheck, get_kind
+from e2e_assets.checks.fallback import FALLBACK
 from e2e_assets.errors import SpecError, UnknownNameError
 from e2e_assets.spec.lines import line_for
-from e2e_assets.spec.model import JourneySpec
+from e2e_assets.spec.model import CheckSpec, JourneySpec
 
 if TYPE_CHECKING:
     from e2e_assets.spec.loader import Journey
@@ -53,9 +54,30 @@ def parse_check_options(spec: JourneySpec, file: str, lines: Lines
                 continue
             out.append(ConfiguredCheck(stage=stage, spec=check, kind=get_kind(check.kind),
                                        options=options, position=i))
+        problems += _with_fallback_check(spec, stage, out, file, lines)
         parsed[stage] = tuple(out)
-    _raise_all(problems, file)
+    raise_all(problems, file)
     return parsed
+
+
+def _with_fallback_check(spec: JourneySpec, stage: str, checks: list[ConfiguredCheck],
+                         file: str, lines: Lines) -> list[SpecError]:
+    """A stage that declares ``fallback:`` always has a ``fallback`` check (added, blocking,
+    unless declared); one declared on a stage without a fallback has nothing to check."""
+    stage_spec = spec.stage(stage)
+    declared = [c for c in checks if c.kind.name == FALLBACK]
+    if stage_spec is not None and stage_spec.fallback is not None:
+        if not declared:
+            kind = get_kind(FALLBACK)
+            checks.append(ConfiguredCheck(stage=stage, spec=CheckSpec(kind=FALLBACK),
+                                          kind=kind, options=kind.options(),
+                                          position=len(spec.checks.get(stage, []))))
+        return []
+    return [SpecError(f"check kind '{FALLBACK}' bounds the share of a stage's declared "
+                      f"fallback, and stage '{stage}' declares none (add 'fallback:' under "
+                      f"stages.{stage})", file=file, field=f"checks.{stage}.{c.position}.kind",
+                      line=line_for(("checks", stage, str(c.position), "kind"), lines))
+            for c in declared]
 
 
 def _parse_one(spec: JourneySpec, stage: str, kind_name: str, raw: Mapping[str, Any],
@@ -144,10 +166,10 @@ def validate_check_files(journey: Journey, lines: Lines) -> None:
                     load_suite(suite_path_for(journey, stage, check.options))
                 except SpecError as exc:
                     problems.append(exc)
-    _raise_all(problems, str(journey.path))
+    raise_all(problems, str(journey.path))
 
 
-def _raise_all(problems: list[SpecError], file: str) -> None:
+def raise_all(problems: list[SpecError], file: str) -> None:
     if len(problems) == 1:
         raise problems[0]
     if problems:

@@ -22,8 +22,9 @@ from pydantic import BaseModel, ValidationError
 
 from e2e_assets.checks.base import ConfiguredCheck
 from e2e_assets.errors import SpecError
+from e2e_assets.fallback import fallback_key
 from e2e_assets.spec.alarm_budget import share_alpha
-from e2e_assets.spec.check_options import parse_check_options
+from e2e_assets.spec.check_options import parse_check_options, raise_all
 from e2e_assets.spec.lines import line_for as _line_for
 from e2e_assets.spec.lines import line_index as _line_index
 from e2e_assets.spec.model import JourneySpec
@@ -134,6 +135,7 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     except ValidationError as exc:
         raise _spec_error(exc, file, lines, data) from exc
     _check_urls(spec, file, lines)
+    _check_fallbacks(spec, file, lines)
     digest = hashlib.sha256(
         json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
     functions = resolve_functions(spec, file, lines) if resolve else {}
@@ -151,7 +153,8 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
 def resolve_functions(spec: JourneySpec, file: Path,
                       lines: Mapping[tuple[str, ...], int] | None = None
                       ) -> dict[str, Callable[..., Any]]:
-    """Import every function the spec names; keys are stage names plus 'source'/'bootstrap'/'retrain'."""
+    """Import every function the spec names; keys are stage names plus 'source'/'bootstrap'/'retrain'
+    and ``<stage>:fallback`` for a stage's declared fallback."""
     refs: dict[str, tuple[tuple[str, ...], str]] = {}
     out: dict[str, Callable[..., Any]] = {}
     for stage in spec.stage_names:
@@ -160,6 +163,9 @@ def resolve_functions(spec: JourneySpec, file: Path,
             out[stage] = identity
         else:
             refs[stage] = (("stages", stage, "function"), stage_spec.function)
+            if stage_spec.fallback is not None:
+                refs[fallback_key(stage)] = (("stages", stage, "fallback", "function"),
+                                             stage_spec.fallback.function)
     if spec.source.kind == "generator":
         refs["source"] = (("source", "function"), spec.source.function)
     if spec.bootstrap is not None:
@@ -198,6 +204,20 @@ def _import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
         raise SpecError(f"module '{mod_name}' has no function '{attr}'; expected one of "
                         f"{available}", file=str(file), field=field_path, line=line)
     return fn
+
+
+def _check_fallbacks(spec: JourneySpec, file: Path, lines: Mapping[tuple[str, ...], int]
+                     ) -> None:
+    """A fallback stands in for a model: only a stage that serves one may declare it."""
+    problems = [SpecError(f"stage '{stage}' declares a fallback but serves no model (stages "
+                          f"with a model: {list(spec.model_stages)}); a fallback stands in for "
+                          f"a model that cannot be loaded or raises", file=str(file),
+                          field=f"stages.{stage}.fallback",
+                          line=_line_for(("stages", stage, "fallback"), lines))
+                for stage, stage_spec in spec.stages.items()
+                if stage_spec is not None and stage_spec.fallback is not None
+                and spec.model_for(stage) is None]
+    raise_all(problems, str(file))
 
 
 def _check_urls(spec: JourneySpec, file: Path, lines: Mapping[tuple[str, ...], int]) -> None:

@@ -83,6 +83,22 @@ class ModelSpec(_Strict):
         return MODEL_URI.match(self.uri).group("alias")  # type: ignore[union-attr]
 
 
+class FallbackSpec(_Strict):
+    """What a model stage does when its model cannot be loaded or raises (see
+    :mod:`e2e_assets.fallback`): ``retries`` more tries with exponential backoff (``backoff_s``,
+    doubled each time), then ``function`` (``fn(df, **params) -> DataFrame``, in the journey's
+    module or ``module:function``) decides those requests. The ``fallback`` check fails when
+    the share of requests it decided is above ``max_fallback_share``."""
+
+    function: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    max_fallback_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff_s: float = Field(default=0.2, ge=0.0, le=60.0)
+    # Chunks tried one by one (a failure costs only its chunk); none: the batch is one try.
+    batch_rows: int | None = Field(default=None, ge=1)
+
+
 class StageSpec(_Strict):
     """One stage: a function of a DataFrame plus keyword params. A stage that serves a model
     (``model:`` here, or ``score`` with the journey's top-level ``model:``) gets it as the
@@ -92,6 +108,7 @@ class StageSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
     model: ModelSpec | None = None
+    fallback: FallbackSpec | None = None  # only on a stage that serves a model
 
 
 class SinkSpec(_Strict):

@@ -58,6 +58,15 @@ def score(features: pd.DataFrame, model: Any) -> pd.DataFrame:
     return out
 
 
+def review_score(features: pd.DataFrame, p_review: float = 0.35) -> pd.DataFrame:
+    """Fallback for ``score`` when the model is down: the same columns, a conservative
+    ``p_default`` inside the review band, so decide approves nobody and sends every
+    application to a human."""
+    out = features.copy()
+    out["p_default"] = float(p_review)
+    return out
+
+
 def decide(scored: pd.DataFrame, approve_below: float = 0.25, decline_at: float = 0.5
            ) -> pd.DataFrame:
     """Approve / review / decline with a reason code, per the policy in the module docstring."""

@@ -53,6 +53,23 @@ def score(features: pd.DataFrame, model: Any) -> pd.DataFrame:
     return out
 
 
+class _GradeRates:
+    """Stands in for the model: the rate of each request's grade from a table."""
+
+    def __init__(self, rates: dict[str, float]) -> None:
+        self.rates = rates
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return x["grade"].astype(object).map(self.rates).astype("float64").to_numpy()
+
+
+def grade_rate(features: pd.DataFrame, rates: dict[str, float]) -> pd.DataFrame:
+    """Fallback for ``score`` when the model is down: the rate of the applicant's grade from a
+    table (``rates[grade]``), through ``score`` itself so the columns are the model's; an
+    unknown grade gets no rate (NaN), which decide refers to a human."""
+    return score(features, _GradeRates(rates))
+
+
 def decide(scored: pd.DataFrame, grade_bands: dict[str, list[float]],
            state_caps: dict[str, float], refer_gap: float = 3.0) -> pd.DataFrame:
     """Offered rate and decision per the pricing policy in the module docstring."""

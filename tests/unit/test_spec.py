@@ -262,3 +262,55 @@ def test_release_settings_are_checked_when_the_spec_loads(tmp_path: Path, extra:
     with pytest.raises(SpecError, match=re.escape(message)) as caught:
         load_journey(write(tmp_path, MINIMAL + extra), variables=VARS)
     assert caught.value.field == field, caught.value
+
+
+# --- fallback: on a model stage only, its function must exist, its numbers in range -----------
+
+FALLBACK = MINIMAL.replace("  score: {function: score}\n", """\
+  score:
+    function: score
+    fallback: {function: review_score, max_fallback_share: 0.05, retries: 2, backoff_s: 0.2}
+""")
+
+
+def test_fallback_loads_and_adds_its_check(tmp_path: Path) -> None:
+    journey = load_journey(write(tmp_path, FALLBACK), variables=VARS)
+    fallback = journey.spec.stage("score").fallback  # type: ignore[union-attr]
+    assert fallback is not None and fallback.max_fallback_share == 0.05
+    assert fallback.retries == 2 and fallback.batch_rows is None
+    assert journey.functions["score:fallback"].__name__ == "review_score"
+    check = {c.name: c for c in journey.checks_for("score")}["fallback"]
+    assert check.blocking and check.phase == "output"
+
+
+@pytest.mark.parametrize(("change", "field", "expected"), [
+    ("function: review_score", "stages.score.fallback.function", "has no function 'nope'"),
+    ("max_fallback_share: 0.05", "stages.score.fallback.max_fallback_share",
+     "less than or equal to 1"),
+    ("retries: 2", "stages.score.fallback.retries", "greater than or equal to 0"),
+    ("backoff_s: 0.2", "stages.score.fallback.backoff_s", "less than or equal to 60"),
+])
+def test_bad_fallback_names_the_field(tmp_path: Path, change: str, field: str,
+                                      expected: str) -> None:
+    bad = {"function: review_score": "function: nope", "max_fallback_share: 0.05":
+           "max_fallback_share: 1.5", "retries: 2": "retries: -1",
+           "backoff_s: 0.2": "backoff_s: 600"}[change]
+    with pytest.raises(SpecError) as info:
+        load_journey(write(tmp_path, FALLBACK.replace(change, bad)), variables=VARS)
+    assert info.value.field == field and expected in str(info.value), str(info.value)
+    assert info.value.line == 13  # the fallback: line
+
+
+def test_fallback_on_a_stage_without_a_model_is_refused(tmp_path: Path) -> None:
+    text = FALLBACK.replace("  decide: {function: decide}\n",
+                            "  decide:\n    function: decide\n    fallback: {function: decide}\n")
+    with pytest.raises(SpecError, match="declares a fallback but serves no model") as info:
+        load_journey(write(tmp_path, text), variables=VARS)
+    assert info.value.field == "stages.decide.fallback"
+
+
+def test_fallback_check_without_a_fallback_is_refused(tmp_path: Path) -> None:
+    text = MINIMAL + "checks:\n  score:\n    - kind: fallback\n"
+    with pytest.raises(SpecError, match="declares none") as info:
+        load_journey(write(tmp_path, text), variables=VARS)
+    assert info.value.field == "checks.score.0.kind"
