@@ -209,3 +209,20 @@ def test_the_dry_run_refuses_a_fallback_with_other_columns(tmp_path: Path) -> No
         found = dry_run(ctx, None)
         assert len(found) == problems, found
     assert "missing ['x']" in found[0]["message"]
+
+
+def test_a_transient_model_unavailable_fails_only_its_first_calls(tmp_path: Path) -> None:
+    from e2e_assets.fault_injections import MODEL_FAULT
+    from e2e_assets.faults import parse_fault, with_faults
+    from e2e_assets.stages import run_stage
+
+    fault = parse_fault("model_unavailable:score:=2")
+    assert fault.params == {"failures": 2} and fault.column is None
+    j = with_faults(journey(tmp_path), [fault])
+    assert getattr(j.functions["score"], MODEL_FAULT)  # the dry run spends none of its calls
+    for _ in range(2):
+        with pytest.raises(StageError, match="model server unavailable"):
+            run_stage(j, "score", requests(), model=Flaky(failures=0))
+    assert (run_stage(j, "score", requests(), model=Flaky(failures=0))["p"] == 0.1).all()
+    out, outcome, _, slept = serve(with_faults(journey(tmp_path), [fault]), Flaky(failures=0))
+    assert outcome.retries == 2 and outcome.share == 0.0 and slept == [0.2, 0.4]
