@@ -193,8 +193,10 @@ REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
        (Param("seconds", 0.5, low=0.0, high=600.0),), latency_regression),
     _F("cohort_bias", "decisions differ unfairly for a cohort", "penalise one cohort's scores "
        "(default cohort: the most frequent value of the first categorical column)",
-       "`golden` at score (the golden requests of the cohort score differently) and `quality`; "
-       "a `fairness` check is not built yet", "caught, not as unfairness", "score",
+       "`fairness` at score: the cohort's favourable rate and score shift against the model "
+       "of record's golden outputs, paired (default cohort: `home_fairness` in credit, "
+       "`state_fairness` in loans; `where=age < 30`: `age_fairness`); also `golden` and "
+       "`quality`", "caught", "score",
        (Param("where", None, "text", doc="the cohort, a rule such as home == 'rent'"),
         Param("penalty", 0.2, low=-10.0, high=10.0, doc="added to a probability (clipped), "
               "in std units otherwise")), cohort_bias),

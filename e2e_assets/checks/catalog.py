@@ -5,6 +5,7 @@ from e2e_assets.checks import (  # noqa: F401
     contract,
     drift,
     expectations,
+    fairness,
     fallback,
     golden,
     joint_drift,

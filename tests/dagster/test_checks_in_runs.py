@@ -61,6 +61,13 @@ FAULTS = [  # journey, fault, the (stage, check) that must catch it
      ("features", "expectations")),
     ("loan_pricing", Fault("lost_records", "deliver", params={"drop": 0.0, "duplicate": 3}),
      ("deliver", "reconcile")),
+    # cohort_bias: its default cohort (the first categorical column's most frequent value:
+    # home 'owner' in credit, state 'CA' in loans) and an age band, each caught by the fairness
+    # check watching that attribute, at score, the stage at fault.
+    ("credit_approval", Fault("cohort_bias", "score"), ("score", "home_fairness")),
+    ("credit_approval", Fault("cohort_bias", "score", params={"where": "age < 30"}),
+     ("score", "age_fairness")),
+    ("loan_pricing", Fault("cohort_bias", "score"), ("score", "state_fairness")),
 ]
 
 
