@@ -7,11 +7,13 @@ runs them after the stage, blocking as they block there. A failed blocking check
 where Dagster would stop it.
 
 These runs deliver to the shadow table (``<sink>__shadow``) and never publish a stage's output
-as the journey's latest: a measurement must not change what the journey serves.
+as the journey's latest: a measurement must not change what the journey serves. Their hand-off
+folder is removed when they end (``keep_handoffs=True`` keeps it).
 """
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from dataclasses import dataclass
 
@@ -41,13 +43,21 @@ class InProcessRun:
 
 
 def run_in_process(journey: Journey, home: Home, *, served: ServedModels | None = None,
-                   run_id: str | None = None) -> InProcessRun:
+                   run_id: str | None = None, keep_handoffs: bool = False) -> InProcessRun:
     """Run ``journey`` once in this process; raises as a Dagster run's step would (StageError
     for a broken stage, InfrastructureError for unreachable parts)."""
     run_id = run_id or f"inprocess-{uuid.uuid4().hex[:12]}"
-    served = served or ServedModels(journey, home.tracking_uri)
-    run = RunContext(run_id=run_id, models=served,
-                     store=RunStore(home.storage, journey.name, run_id, journey.stages),
+    store = RunStore(home.storage, journey.name, run_id, journey.stages)
+    try:
+        return _run(journey, home, served or ServedModels(journey, home.tracking_uri), store)
+    finally:
+        if not keep_handoffs:
+            shutil.rmtree(store.run_dir(), ignore_errors=True)
+
+
+def _run(journey: Journey, home: Home, served: ServedModels, store: RunStore) -> InProcessRun:
+    run_id = store.run_id
+    run = RunContext(run_id=run_id, models=served, store=store,
                      tracking_uri=home.tracking_uri, publish=False, shadow=True)
     sink_table = shadow_table(journey.spec.sink.table)
     checks: list[EvaluatedCheck] = []

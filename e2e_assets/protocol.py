@@ -112,7 +112,8 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
         facts.update(fallback.facts())
     else:
         out = run_stage(journey, stage, frame_in, model=model)
-    wall = perf_counter() - started
+    # the stage's own time: loading its model (inside serve_with_fallback) is not the stage's
+    wall = perf_counter() - started - (facts.get("model_load_s", 0.0) if fallback else 0.0)
     ctx = replace(ctx, output=out, stage_wall_s=wall, model=model, fallback=fallback)
     summary["data_digest"] = frame_digest(out)
     checks += evaluate_phase(ctx, "output")
