@@ -20,6 +20,13 @@ A breach is confirmed before it is reported: the stage function is timed again o
 input (``retries`` times, default 2) and the fastest timing is judged. On a loaded 2-core
 machine one timing of a 13 ms stage was seen at 2 s; a real regression is slow every time.
 
+A loaded machine slows every stage at once. So each recorded timing comes with a calibration:
+the time of a fixed CPU workload (a sort and an interpreted loop, fastest of 3), and a breach is
+judged against the expected time scaled by the machine's slowdown now, the calibration now over
+the median recorded with the baseline (never below 1). A stage that sleeps or waits is slow on
+an idle machine too and is still caught; the same stage on a machine three times as busy is
+not a regression (a bootstrap gate on a loaded 2-core CI machine saw 1.8 s for a 0.6 s stage).
+
 The baseline lives beside the hand-off store, ``<home>/storage/<journey>/latency.json``
 (``{stage: [ms per 1k, ...]}``, newest last), updated under a file lock. A timing is recorded
 when this check passes, whatever later checks decide, and never from a drill (a run with
@@ -68,8 +75,10 @@ def per_1k(wall_ms: float, rows: int) -> float | None:
 
 
 def latency_verdict(stage: str, wall_s: float, rows: int, options: LatencyOptions,
-                    baseline_per_1k: Sequence[float] = ()) -> LatencyVerdict:
-    """Judge one stage's batch timing against the absolute budgets and the recorded baseline."""
+                    baseline_per_1k: Sequence[float] = (), slowdown: float = 1.0
+                    ) -> LatencyVerdict:
+    """Judge one stage's batch timing against the absolute budgets and the recorded baseline,
+    the baseline scaled by the machine's ``slowdown`` (>= 1) since it was recorded."""
     wall_ms = wall_s * 1000
     cost = per_1k(wall_ms, rows)
     metadata: dict[str, Any] = {
@@ -87,19 +96,44 @@ def latency_verdict(stage: str, wall_s: float, rows: int, options: LatencyOption
                         f"budget max_ms_per_1k={options.max_ms_per_1k:g}")
     if baseline_per_1k:
         base = statistics.median(baseline_per_1k)
-        expected = base * max(rows, 1) / 1000
+        expected = base * max(rows, 1) / 1000 * max(slowdown, 1.0)
         budget = max(options.factor * expected, expected + options.floor_ms)
         metadata.update(baseline_ms_per_1k=round(base, 3), expected_ms=round(expected, 3),
                         regression_budget_ms=round(budget, 3), factor=options.factor,
-                        floor_ms=options.floor_ms)
+                        floor_ms=options.floor_ms, machine_slowdown=round(slowdown, 3))
         if wall_ms > budget:
             problems.append(
                 f"stage '{stage}' took {wall_ms:.1f} ms, over its regression budget of "
                 f"{budget:.1f} ms: {expected:.1f} ms expected from the median of its last "
-                f"{len(baseline_per_1k)} passing runs ({base:.1f} ms per 1,000 requests), "
-                f"times factor={options.factor:g} or plus floor_ms={options.floor_ms:g}, "
-                f"whichever is larger")
+                f"{len(baseline_per_1k)} passing runs ({base:.1f} ms per 1,000 requests"
+                + (f", times the machine's slowdown {slowdown:.2f}" if slowdown > 1 else "")
+                + f"), times factor={options.factor:g} or plus floor_ms="
+                f"{options.floor_ms:g}, whichever is larger")
     return LatencyVerdict(not problems, tuple(problems), metadata)
+
+
+CALIBRATION = "__calibration_ms"  # not a stage name: those start with a letter
+
+
+def calibration_ms(repeat: int = 3) -> float:
+    """The fastest of ``repeat`` timings (ms) of a fixed CPU workload: a numpy sort and an
+    interpreted loop, as a stage's vectorised and Python parts would feel a busy machine."""
+    import numpy as np
+
+    values = np.random.default_rng(0).random(100_000)
+    best = float("inf")
+    for _ in range(repeat):
+        started = perf_counter()
+        np.sort(values)
+        sum(i * i for i in range(20_000))
+        best = min(best, perf_counter() - started)
+    return best * 1000
+
+
+def machine_slowdown(recorded: Sequence[float], now_ms: float) -> float:
+    """How many times slower the machine is now than when the baseline was recorded (>= 1;
+    1 without a recorded calibration)."""
+    return max(1.0, now_ms / statistics.median(recorded)) if recorded else 1.0
 
 
 def baseline_file(journey: str) -> Path:
@@ -119,11 +153,15 @@ def read_baseline(path: Path, stage: str) -> list[float]:
                          f"baseline") from None
 
 
-def record_timing(path: Path, stage: str, cost: float, keep: int) -> None:
-    """Append one timing to the stage's baseline, keeping the newest ``keep``."""
+def record_timing(path: Path, stage: str, cost: float, keep: int,
+                  calibration: float | None = None) -> None:
+    """Append one timing to the stage's baseline, keeping the newest ``keep``, and the
+    machine's calibration measured with it."""
     with file_lock(path.with_name(".latency.lock")):
         data = json.loads(path.read_text()) if path.exists() else {}
         data[stage] = [*data.get(stage, []), round(cost, 6)][-keep:]
+        if calibration is not None:
+            data[CALIBRATION] = [*data.get(CALIBRATION, []), round(calibration, 4)][-20:]
         write_json_atomic(data, path)
 
 
@@ -139,11 +177,14 @@ def check_latency(ctx: StageCheckContext, options: LatencyOptions) -> CheckResul
     baseline = read_baseline(path, ctx.stage)[-options.history:]
     timings = [ctx.stage_wall_s]
     verdict = latency_verdict(ctx.stage, min(timings), rows, options, baseline)
+    calibration = None
     while not verdict.passed and len(timings) <= options.retries:  # confirm: noise passes
+        calibration = calibration_ms()
+        slowdown = machine_slowdown(read_baseline(path, CALIBRATION), calibration)
         started = perf_counter()
         run_stage(ctx.journey, ctx.stage, frame, model=ctx.model)
         timings.append(perf_counter() - started)
-        verdict = latency_verdict(ctx.stage, min(timings), rows, options, baseline)
+        verdict = latency_verdict(ctx.stage, min(timings), rows, options, baseline, slowdown)
     metadata = {**verdict.metadata, "baseline_file": str(path),
                 "timings_ms": [round(t * 1000, 3) for t in timings]}
     if not verdict.passed:
@@ -151,7 +192,8 @@ def check_latency(ctx: StageCheckContext, options: LatencyOptions) -> CheckResul
                            + f" (fastest of {len(timings)} timings)", metadata)
     cost = per_1k(min(timings) * 1000, rows)
     if cost is not None and not ctx.journey.injected:
-        record_timing(path, ctx.stage, cost, options.history)
+        record_timing(path, ctx.stage, cost, options.history,
+                      calibration if calibration is not None else calibration_ms())
     m = verdict.metadata
     against = (f", regression budget {m['regression_budget_ms']:.1f} ms"
                if "regression_budget_ms" in m else ", no baseline yet (this run starts it)")

@@ -11,8 +11,11 @@ from pydantic import ValidationError
 
 from e2e_assets.checks.base import get_kind
 from e2e_assets.checks.latency import (
+    CALIBRATION,
     LatencyOptions,
+    calibration_ms,
     latency_verdict,
+    machine_slowdown,
     per_1k,
     read_baseline,
     record_timing,
@@ -71,6 +74,35 @@ def test_the_default_fault_on_a_reference_sized_score_is_caught() -> None:
     # 1,337 rows, 12.7 ms): budget 412.7 ms; a clean run may be 400 ms slower than usual.
     assert not latency_verdict("score", 0.0127 + 0.5, 1337, DEFAULTS, [9.5]).passed
     assert latency_verdict("score", 0.0127 + 0.399, 1337, DEFAULTS, [9.5]).passed
+
+
+def test_a_busy_machine_scales_the_budget_and_a_sleep_is_still_caught() -> None:
+    # Finding: a loan gate on a loaded 2-core machine saw 1798 ms for a stage whose baseline
+    # was 595 ms (budget 1785 ms) and refused a clean model. The calibration then ran 3x slow:
+    # expected 595 * 3 = 1785 ms, budget max(3 * 1785, 1785 + 400) = 5355 ms.
+    assert not latency_verdict("score", 1.798, 3000, DEFAULTS, [198.4]).passed
+    busy = latency_verdict("score", 1.798, 3000, DEFAULTS, [198.4], slowdown=3.0)
+    assert busy.passed and busy.metadata["regression_budget_ms"] == pytest.approx(5356.8)
+    assert busy.metadata["machine_slowdown"] == 3.0
+    # credit's score, 9.5 ms per 1k on 1,337 rows = 12.7 ms; twice as busy: 25.4 ms expected,
+    # budget 425.4 ms; the 0.5 s sleep of latency_regression is still over it.
+    slept = latency_verdict("score", 2 * 0.0127 + 0.5, 1337, DEFAULTS, [9.5], slowdown=2.0)
+    assert not slept.passed and "times the machine's slowdown 2.00" in slept.problems[0]
+    # a faster machine never tightens the budget
+    assert latency_verdict("score", 0.41, 1337, DEFAULTS, [9.5], slowdown=0.5).passed
+
+
+def test_machine_slowdown_is_now_over_the_recorded_median_never_below_one(
+        tmp_path: Path) -> None:
+    assert machine_slowdown([], 50.0) == 1.0  # nothing recorded: no scaling
+    assert machine_slowdown([4.0, 5.0, 100.0], 15.0) == 3.0  # median 5
+    assert machine_slowdown([4.0, 5.0, 6.0], 2.0) == 1.0
+    path = tmp_path / "latency.json"
+    record_timing(path, "score", 9.5, keep=5, calibration=5.0)
+    record_timing(path, "score", 9.7, keep=5)  # a timing without calibration adds none
+    assert read_baseline(path, CALIBRATION) == [5.0] and read_baseline(path, "score") == [9.5, 9.7]
+    first, second = calibration_ms(), calibration_ms()
+    assert 0 < first < 1000 and 0 < second < 1000
 
 
 def test_options_refuse_a_factor_that_cannot_regress() -> None:
