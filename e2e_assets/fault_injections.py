@@ -70,9 +70,15 @@ def output_drift(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
     return df.assign(**{col: df[col] + (2.0 if bias is None else bias)})
 
 
-def latency_regression(df: pd.DataFrame, f: Fault) -> pd.DataFrame:
-    time.sleep(f.params["seconds"])
+def latency_regression(df: pd.DataFrame, f: Fault, stage_s: float = 0.0) -> pd.DataFrame:
+    """The stage, which took ``stage_s``, made ``slowdown`` times as slow and at least
+    ``seconds`` slower: a regression in proportion to the stage, whatever the machine's load."""
+    time.sleep(max(f.params["seconds"], (f.params["slowdown"] - 1) * stage_s))
     return df
+
+
+# Transforms that are also given the wrapped stage function's own time (seconds).
+TIMED_TRANSFORMS = frozenset({latency_regression})
 
 
 def precision_change(df: pd.DataFrame, f: Fault) -> pd.DataFrame:

@@ -110,7 +110,7 @@ def test_a_drill_delivers_to_the_shadow_sink_and_is_tagged(home: Path) -> None:
     the shadow table only, is tagged e2e/drill in Dagster and says so in its report."""
     h = Home.from_env()
     shadow = empty_shadow(h.database_url, "credit_decisions")
-    fault = Fault("latency_regression", "score", params={"seconds": 0})
+    fault = Fault("latency_regression", "score", params={"seconds": 0, "slowdown": 1})
     run = run_journey(with_faults(reference("credit_approval", h), [fault]), h,
                       allow_unblessed=True)
     assert run.stages[-1].status == "materialized", render_table(run)
