@@ -126,7 +126,8 @@ def test_docs_catalogue_is_generated_from_the_registry() -> None:
 def test_latency_regression_slows_the_stage_in_proportion_at_least_by_seconds() -> None:
     """Finding: a fixed 0.5 s sleep stayed inside loan_pricing's 3x budget (its score takes
     ~0.3-0.6 s). The drill now makes the stage ``slowdown`` times as slow (default 5x), at
-    least ``seconds`` slower, so it is a regression for a slow stage and a fast one alike."""
+    least ``seconds`` (default 1 s) slower, so it is a regression for a slow stage and a fast
+    one alike."""
     import time
 
     from e2e_assets.faults import _wrap
@@ -141,8 +142,8 @@ def test_latency_regression_slows_the_stage_in_proportion_at_least_by_seconds() 
         return time.perf_counter() - started
 
     default = Fault("latency_regression", "score")
-    assert (default.params["seconds"], default.params["slowdown"]) == (0.5, 5.0)
-    assert 0.5 <= timed(default, 0.01) < 0.5 + 0.01 + 0.3  # fast stage: +0.5 s
-    assert timed(default, 0.2) >= 5 * 0.2  # slow stage: 5x its own time
+    assert (default.params["seconds"], default.params["slowdown"]) == (1.0, 5.0)
+    assert 1.0 <= timed(default, 0.01) < 1.0 + 0.01 + 0.3  # fast stage: +1 s
+    assert timed(default, 0.3) >= 5 * 0.3  # slow stage: 5x its own time
     assert timed(Fault("latency_regression", "score", params={"seconds": 0, "slowdown": 1}),
                  0.01) < 0.2  # no-op drill

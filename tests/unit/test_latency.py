@@ -70,8 +70,8 @@ def test_factor_sets_the_budget_on_a_slow_stage() -> None:
 
 
 def test_the_default_fault_on_a_reference_sized_score_is_caught() -> None:
-    # latency_regression's default 0.5 s on credit's score (measured ~9.5 ms per 1k on
-    # 1,337 rows, 12.7 ms): budget 412.7 ms; a clean run may be 400 ms slower than usual.
+    # 0.5 s more on credit's score (measured ~9.5 ms per 1k on 1,337 rows, 12.7 ms): budget
+    # 412.7 ms; a clean run may be 400 ms slower than usual (the drill's default is 1 s).
     assert not latency_verdict("score", 0.0127 + 0.5, 1337, DEFAULTS, [9.5]).passed
     assert latency_verdict("score", 0.0127 + 0.399, 1337, DEFAULTS, [9.5]).passed
 
@@ -85,7 +85,7 @@ def test_a_busy_machine_scales_the_budget_and_a_sleep_is_still_caught() -> None:
     assert busy.passed and busy.metadata["regression_budget_ms"] == pytest.approx(5356.8)
     assert busy.metadata["machine_slowdown"] == 3.0
     # credit's score, 9.5 ms per 1k on 1,337 rows = 12.7 ms; twice as busy: 25.4 ms expected,
-    # budget 425.4 ms; the 0.5 s sleep of latency_regression is still over it.
+    # budget 425.4 ms; a 0.5 s sleep is still over it.
     slept = latency_verdict("score", 2 * 0.0127 + 0.5, 1337, DEFAULTS, [9.5], slowdown=2.0)
     assert not slept.passed and "times the machine's slowdown 2.00" in slept.problems[0]
     # a faster machine never tightens the budget
