@@ -33,8 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 EXE = str(Path(sys.executable).with_name("e2e-assets"))
 JOURNEYS = ("credit_approval", "loan_pricing")
+# One native thread, as the test suite runs: on a small shared machine oversubscribed OpenMP
+# models make each run 10x slower (the latency check times its regressions on one thread).
 os.environ.update({"DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
-                   "MLFLOW_ENABLE_TELEMETRY": "false"})
+                   "MLFLOW_ENABLE_TELEMETRY": "false", "OMP_NUM_THREADS": "1"})
 
 
 def seeded_copy(name: str, seed: int, folder: Path) -> Path:
