@@ -91,7 +91,8 @@ class FairnessOptions(Options):
     max_parity_shift: float = Field(default=0.05, gt=0, le=1)
     max_score_shift: float = Field(default=0.1, gt=0)
     alpha: float = Field(default=0.01, gt=0, lt=0.5)
-    n_resamples: int = Field(default=1000, ge=100, le=100_000)
+    # a journey's alpha is small (its false-alarm budget, shared): enough resamples for its tail
+    n_resamples: int = Field(default=2000, ge=100, le=100_000)
     seed: int = 0
 
     # Each cross-field rule fails on the field to fix, so the load error names it.
@@ -228,7 +229,8 @@ def check_fairness(ctx: StageCheckContext, options: FairnessOptions) -> CheckRes
     else:
         now, recorded, labels = golden
         gaps += _golden_gaps(ctx, options, now, recorded, labels, notes)
-    flagged = [g for g in gaps if g.flagged]
+    # the largest first: in the paired shift the cohort at fault moves most, the rest follow
+    flagged = sorted((g for g in gaps if g.flagged), key=lambda g: (g.measure, -abs(g.value)))
     judged = [r for r in rates if r.judged]
     metadata: dict[str, Any] = {
         "attribute": options.attribute + (f" (bands {options.bands})" if options.bands else ""),
