@@ -14,7 +14,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET_ENV = {"DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
-             "MLFLOW_ENABLE_TELEMETRY": "false", "DAGSTER_DISABLE_TELEMETRY": "true"}
+             "MLFLOW_ENABLE_TELEMETRY": "false", "DAGSTER_DISABLE_TELEMETRY": "true",
+             # One native thread per process (inherited by the CLI subprocesses): the suite
+             # runs a worker per core, and OpenMP models oversubscribed by the other workers
+             # ran 10-90x slower (see e2e_assets/checks/latency.py).
+             "OMP_NUM_THREADS": "1"}
 os.environ.update(QUIET_ENV)
 for var in ("E2E_ASSETS_HOME", "E2E_DATABASE_URL", "MLFLOW_TRACKING_URI", "DAGSTER_HOME",
             "E2E_PIPELINES_DIR"):
@@ -32,10 +36,23 @@ def _bootstrap(root: Path, env: dict[str, str] | None = None, args: tuple[str, .
 
 
 @pytest.fixture(scope="session")
-def base_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with both reference journeys bootstrapped once per session. Do not write to it."""
-    root = tmp_path_factory.mktemp("base_home")
-    _bootstrap(root)
+def base_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A home with both reference journeys bootstrapped once per session, shared by the
+    pytest-xdist workers (the first one to need it builds it under a lock; the others wait and
+    reuse it). Do not write to it: the ``home`` fixture gives a private copy."""
+    if worker_id == "master":  # not distributed
+        root = tmp_path_factory.mktemp("base_home")
+        _bootstrap(root)
+        return root
+    from e2e_assets.handoff import file_lock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the session's folder, above each worker's
+    root = shared / "base_home"
+    with file_lock(shared / "base_home.lock"):
+        if not (root / ".bootstrapped").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            _bootstrap(root)
+            (root / ".bootstrapped").touch()
     return root
 
 

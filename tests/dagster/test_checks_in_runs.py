@@ -38,6 +38,9 @@ def test_clean_run_passes_every_configured_check(home: Path, name: str) -> None:
     assert run.exit_code == 0 and not failed(run), render_table(run)
     configured = {(stage, c.check_name) for stage, checks in journey.spec.checks.items()
                   for c in checks}
+    # and the check a declared fallback adds to its stage
+    configured |= {(stage, "fallback") for stage in journey.stages
+                   if (spec := journey.spec.stage(stage)) is not None and spec.fallback}
     assert {(c.stage, c.name) for c in run.checks} == configured
     assert len(configured) >= 15
 
