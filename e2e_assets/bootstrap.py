@@ -151,6 +151,27 @@ class BootstrapContext:
                 model_spec.name, self.register_as, version)
         return resolve_model(self.home.tracking_uri, model_spec.uri, version=version)
 
+    def _held_out_input(self, model_spec: Any, model_input: pd.DataFrame,
+                        holdout: pd.DataFrame | None) -> pd.DataFrame | None:
+        """What the model would be given for the held-out requests: the journey up to its
+        stage, the columns it was trained on; None without held-out requests."""
+        if holdout is None:
+            return None
+        spec = self.journey.spec
+        stage = next(s for s in spec.model_stages if spec.model_for(s) == model_spec)
+        upstream = self.journey.upstream_of(stage)
+        if upstream is None:
+            frame = holdout
+        else:
+            from e2e_assets.serving import ServedModels
+
+            served = ServedModels(self.journey, self.home.tracking_uri, pins=self.registered,
+                                  allow_unblessed=frozenset(self.registered))
+            models = {s: served.model(s) for s in spec.model_stages
+                      if self.journey.stages.index(s) <= self.journey.stages.index(upstream)}
+            frame = run_through(self.journey, holdout, models=models, until=upstream)[upstream]
+        return frame[[c for c in model_input.columns if c in frame.columns]]
+
     def _split_labels(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The golden requests without the label column, and the labels (request id + label)."""
         labels = self.journey.spec.labels
@@ -190,7 +211,8 @@ class BootstrapContext:
         spec = self.journey.spec
         experiment_id = experiment_for(self.home, f"e2e-assets/{spec.journey}")
         predictions = _predict(model, model_input.head(200))
-        signature = infer_signature(model_input, predictions)
+        signature = _nullable(infer_signature(model_input, predictions),
+                              self._held_out_input(model_spec, model_input, holdout))
         labels = None
         if golden_requests is not None:
             require_golden_size(len(golden_requests), "the golden requests")
@@ -325,6 +347,26 @@ def experiment_for(home: Home, name: str) -> str:
         return str(existing.experiment_id)
     location = (home.artifact_root / name.replace("/", "_")).as_uri()
     return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+def _nullable(signature: Any, held_out: pd.DataFrame | None) -> Any:
+    """``signature`` with every input column that holds nulls in the held-out input marked
+    optional: the training sample had none by chance (credit's ``marital`` on seed 2), the
+    population has some, and the model handles them; a signature requiring it refused a clean
+    batch with one null in 1,337 rows."""
+    if held_out is None or signature.inputs is None:
+        return signature
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    nullable = {str(c) for c in held_out.columns if held_out[c].isna().any()}
+    if not nullable:
+        return signature
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec(type=c.type, name=c.name, required=c.required and c.name not in nullable)
+        for c in signature.inputs.inputs]
+    return ModelSignature(inputs=Schema(columns), outputs=signature.outputs,
+                          params=signature.params)
 
 
 def _predict(model: Any, x: pd.DataFrame) -> Any:
