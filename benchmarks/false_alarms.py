@@ -136,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     from e2e_assets.release.stats import wilson_interval
 
-    lines = []
+    lines: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.journeys:
             seeds = args.seeds or [reference_seed(name), 1, 2, 3, 4, 5]
