@@ -13,6 +13,7 @@ from e2e_assets.faults import Fault, with_faults
 from e2e_assets.frames import write_parquet_atomic
 from e2e_assets.handoff import RunStore
 from e2e_assets.home import Home
+from e2e_assets.inprocess import run_in_process
 from e2e_assets.orchestration import build_journey_definitions
 from e2e_assets.orchestration.instance import instance_for
 from e2e_assets.orchestration.run import run_journey
@@ -73,14 +74,12 @@ def test_drift_checks_pass_on_clean_data(home: Path, tmp_path: Path, name: str) 
                          ids=[f"{n}-{f.id}" for n, f, _ in FAULTS])
 def test_drift_fault_fails_its_drift_check(home: Path, tmp_path: Path, name: str, fault: Fault,
                                            caught_by: tuple[str, str]) -> None:
-    h = Home.from_env()
-    run = run_journey(with_faults(drift_only(tmp_path, name, h), [fault]), h)
-    failing = {(c.stage, c.name): c for c in run.checks if not c.passed}
-    assert caught_by in failing, render_table(run)
-    assert fault.column in failing[caught_by].description
-    assert run.exit_code == 1
-    stages = {s.stage: s.status for s in run.stages}
-    assert stages["deliver"] == "skipped"  # blocking: nothing downstream of the drifted stage
+    h = Home.from_env()  # in process, through the stage protocol, monitors included
+    run = run_in_process(with_faults(drift_only(tmp_path, name, h), [fault]), h)
+    failing = {(c.stage, c.name): c for c in run.blocking_failures}
+    assert caught_by in failing, [(c.stage, c.name, c.result.summary) for c in run.failed]
+    assert fault.column is not None and fault.column in failing[caught_by].result.summary
+    assert run.blocked_at == caught_by[0]  # blocking: nothing downstream of the drifted stage
 
 
 def test_checks_only_job_reevaluates_without_materializing(home: Path, tmp_path: Path) -> None:
