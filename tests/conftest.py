@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,18 +37,10 @@ def _bootstrap(root: Path, env: dict[str, str] | None = None, args: tuple[str, .
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-@pytest.fixture(scope="session")
-def base_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """A home with both reference journeys bootstrapped once per session, shared by the
-    pytest-xdist workers (the first one to need it builds it under a lock; the others wait and
-    reuse it). Do not write to it: the ``home`` fixture gives a private copy."""
-    if worker_id == "master":  # not distributed
-        root = tmp_path_factory.mktemp("base_home")
-        _bootstrap(root)
-        return root
+def _shared_base_home(shared: Path) -> Path:
+    """Bootstrap ``shared/base_home`` unless a worker already did (under a lock)."""
     from e2e_assets.handoff import file_lock
 
-    shared = tmp_path_factory.getbasetemp().parent  # the session's folder, above each worker's
     root = shared / "base_home"
     with file_lock(shared / "base_home.lock"):
         if not (root / ".bootstrapped").exists():
@@ -54,6 +48,38 @@ def base_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
             _bootstrap(root)
             (root / ".bootstrapped").touch()
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _base_home_in_the_background(request: pytest.FixtureRequest,
+                                 tmp_path_factory: pytest.TempPathFactory,
+                                 worker_id: str) -> None:
+    """Start bootstrapping the shared base home at once, beside the first (unit) tests, so the
+    first test that needs it waits less. A failure here is retried, and shown, by base_home."""
+    needed = any("base_home" in getattr(item, "fixturenames", ())
+                 for item in request.session.items)
+    if worker_id == "master" or not needed:
+        return
+    shared = tmp_path_factory.getbasetemp().parent
+
+    def build() -> None:
+        with contextlib.suppress(Exception):  # base_home builds it again and reports why
+            _shared_base_home(shared)
+
+    threading.Thread(target=build, name="base-home-bootstrap", daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def base_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A home with both reference journeys bootstrapped once per session, shared by the
+    pytest-xdist workers (built once under a lock, started in the background when the session
+    starts; the others wait and reuse it). Do not write to it: the ``home`` fixture gives a
+    private copy."""
+    if worker_id == "master":  # not distributed
+        root = tmp_path_factory.mktemp("base_home")
+        _bootstrap(root)
+        return root
+    return _shared_base_home(tmp_path_factory.getbasetemp().parent)
 
 
 @pytest.fixture()
