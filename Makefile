@@ -24,7 +24,7 @@ demo: $(STAMP)
 # mypy over the package, then the suite on every core (pytest-xdist).
 test: $(STAMP)
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest -n auto --dist worksteal --durations=15
+	$(BIN)/python -m pytest -n auto --durations=15
 
 ui: $(STAMP)
 	DAGSTER_HOME=$(CURDIR)/.e2e/dagster $(BIN)/dagster dev -w workspace.yaml
