@@ -57,6 +57,7 @@ from e2e_assets.stages import run_through
 
 if TYPE_CHECKING:
     from e2e_assets.release.gate import Action, GateDecision
+    from e2e_assets.serving import ServedModels
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,17 @@ class BootstrapContext:
         if upstream is None:
             frame = holdout
         else:
-            from e2e_assets.serving import ServedModels
-
-            served = ServedModels(self.journey, self.home.tracking_uri, pins=self.registered,
-                                  allow_unblessed=frozenset(self.registered))
-            models = {s: served.model(s) for s in spec.model_stages
-                      if self.journey.stages.index(s) <= self.journey.stages.index(upstream)}
+            models = self._served_so_far().all_loaded(until=upstream)
             frame = run_through(self.journey, holdout, models=models, until=upstream)[upstream]
         return frame[[c for c in model_input.columns if c in frame.columns]]
+
+    def _served_so_far(self) -> ServedModels:
+        """Every model stage's model: the version registered in this bootstrap (not gated
+        yet), else the one served."""
+        from e2e_assets.serving import ServedModels
+
+        return ServedModels(self.journey, self.home.tracking_uri, pins=self.registered,
+                            allow_unblessed=frozenset(self.registered))
 
     def _split_labels(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The golden requests without the label column, and the labels (request id + label)."""
@@ -186,11 +190,7 @@ class BootstrapContext:
     def _golden_frames(self, model: Any, model_spec: Any, requests: pd.DataFrame
                        ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
         """The golden frames, and which registered version each other model stage used."""
-        from e2e_assets.serving import ServedModels
-
-        # the other stages' models: registered in this bootstrap (not gated yet), else served
-        served = ServedModels(self.journey, self.home.tracking_uri, pins=self.registered,
-                              allow_unblessed=frozenset(self.registered))
+        served = self._served_so_far()
         spec = self.journey.spec
         others = [s for s in spec.model_stages if spec.model_for(s) != model_spec]
         models = {s: model if s not in others else served.model(s) for s in spec.model_stages}
