@@ -26,36 +26,37 @@ A breach is confirmed before it is reported: the stage function is timed again o
 input (``retries`` times, default 2) and the fastest timing is judged. On a loaded 2-core
 machine one timing of a 13 ms stage was seen at 2 s; a real regression is slow every time.
 
-A loaded machine slows every stage at once. So each recorded timing comes with a calibration:
-the time of a fixed CPU workload (a sort and an interpreted loop, fastest of 3), and a breach is
-judged against the expected time scaled by the machine's slowdown now, the calibration now over
-the median recorded with the baseline (never below 1). A stage that sleeps or waits is slow on
-an idle machine too and is still caught; the same stage on a machine three times as busy is
-not a regression (a bootstrap gate on a loaded 2-core CI machine saw 1.8 s for a 0.6 s stage).
+The baseline is the champion's (``e2e_assets.checks.latency_baseline``): timings recorded
+while the version the run is compared with served the stage (in a gate run, the champion the
+challenger would replace), scaled by the machine's slowdown since. A timing is recorded, with
+the version that served, when this check passes, whatever later checks decide, and never from a
+drill (a run with injected faults), so a drill can neither poison nor reset it.
 
-The baseline lives beside the hand-off store, ``<home>/storage/<journey>/latency.json``
-(``{stage: [ms per 1k, ...]}``, newest last), updated under a file lock. A timing is recorded
-when this check passes, whatever later checks decide, and never from a drill (a run with
-injected faults), so a drill can neither poison nor reset it.
+Per-request-batch percentiles (p50/p95/p99) and the journey's end-to-end budget are the
+``end_to_end_latency`` check's (``e2e_assets.checks.request_latency``).
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from pydantic import Field
 
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.latency_baseline import (
+    baseline_file,
+    calibration_ms,
+    champion_baseline,
+    record_timing,
+    regression_breach,
+    regression_budget,
+    slowdown_now,
+)
 from e2e_assets.errors import E2EAssetsError
-from e2e_assets.handoff import file_lock
-from e2e_assets.home import Home
-from e2e_assets.results import write_json_atomic
 from e2e_assets.stages import run_stage
 
 
@@ -106,73 +107,17 @@ def latency_verdict(stage: str, wall_s: float, rows: int, options: LatencyOption
     if baseline_per_1k:
         base = statistics.median(baseline_per_1k)
         expected = base * max(rows, 1) / 1000 * max(slowdown, 1.0)
-        budget = max(options.factor * expected, expected + options.floor_ms)
+        budget = regression_budget(expected, options.factor, options.floor_ms)
         metadata.update(baseline_ms_per_1k=round(base, 3), expected_ms=round(expected, 3),
                         regression_budget_ms=round(budget, 3), factor=options.factor,
                         floor_ms=options.floor_ms, machine_slowdown=round(slowdown, 3),
                         judged_ms=round(judged_ms, 3))
         if judged_ms > budget:
-            problems.append(
-                f"stage '{stage}' took {judged_ms:.1f} ms, over its regression budget of "
-                f"{budget:.1f} ms: {expected:.1f} ms expected from the median of its last "
-                f"{len(baseline_per_1k)} passing runs ({base:.1f} ms per 1,000 requests"
-                + (f", times the machine's slowdown {slowdown:.2f}" if slowdown > 1 else "")
-                + f"), times factor={options.factor:g} or plus floor_ms="
-                f"{options.floor_ms:g}, whichever is larger")
+            problems.append(regression_breach(
+                f"stage '{stage}' took", judged_ms, budget, expected, len(baseline_per_1k),
+                f"{base:.1f} ms per 1,000 requests", slowdown, options.factor,
+                options.floor_ms))
     return LatencyVerdict(not problems, tuple(problems), metadata)
-
-
-CALIBRATION = "__calibration_ms"  # not a stage name: those start with a letter
-
-
-def calibration_ms(repeat: int = 3) -> float:
-    """The fastest of ``repeat`` timings (ms) of a fixed CPU workload: a numpy sort and an
-    interpreted loop, as a stage's vectorised and Python parts would feel a busy machine."""
-    import numpy as np
-
-    values = np.random.default_rng(0).random(100_000)
-    best = float("inf")
-    for _ in range(repeat):
-        started = perf_counter()
-        np.sort(values)
-        sum(i * i for i in range(20_000))
-        best = min(best, perf_counter() - started)
-    return best * 1000
-
-
-def machine_slowdown(recorded: Sequence[float], now_ms: float) -> float:
-    """How many times slower the machine is now than when the baseline was recorded (>= 1;
-    1 without a recorded calibration)."""
-    return max(1.0, now_ms / statistics.median(recorded)) if recorded else 1.0
-
-
-def baseline_file(journey: str) -> Path:
-    return Home.from_env().storage / journey / "latency.json"
-
-
-def read_baseline(path: Path, stage: str) -> list[float]:
-    """The stage's recorded timings (ms per 1k), oldest first; none if the file is absent."""
-    if not path.exists():
-        return []
-    try:
-        data = json.loads(path.read_text())
-        return [float(v) for v in data.get(stage, [])]
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"latency baseline {path} is not a JSON object of stage -> list of "
-                         f"ms per 1,000 requests ({exc}); delete it to start a new "
-                         f"baseline") from None
-
-
-def record_timing(path: Path, stage: str, cost: float, keep: int,
-                  calibration: float | None = None) -> None:
-    """Append one timing to the stage's baseline, keeping the newest ``keep``, and the
-    machine's calibration measured with it."""
-    with file_lock(path.with_name(".latency.lock")):
-        data = json.loads(path.read_text()) if path.exists() else {}
-        data[stage] = [*data.get(stage, []), round(cost, 6)][-keep:]
-        if calibration is not None:
-            data[CALIBRATION] = [*data.get(CALIBRATION, []), round(calibration, 4)][-20:]
-        write_json_atomic(data, path)
 
 
 @register("latency", options=LatencyOptions)
@@ -190,18 +135,18 @@ def check_latency(ctx: StageCheckContext, options: LatencyOptions) -> CheckResul
             f"stage '{ctx.stage}' took {ctx.stage_wall_s * 1000:.1f} ms (absolute budget only: "
             f"its fallback decided {ctx.fallback.fallback_rows} requests, so there is no "
             f"model timing to hold to the baseline)"), verdict.metadata)
-    baseline = read_baseline(path, ctx.stage)[-options.history:]
+    baseline = champion_baseline(path, ctx.stage, "ms_per_1k", champion_of(ctx, ctx.stage),
+                                 options.history)
     timings = [_controlled_timing(ctx, frame)]
-    verdict = latency_verdict(ctx.stage, ctx.stage_wall_s, rows, options, baseline,
+    verdict = latency_verdict(ctx.stage, ctx.stage_wall_s, rows, options, baseline.values,
                               controlled_s=min(timings))
     calibration = None
     while not verdict.passed and len(timings) <= options.retries:  # confirm: noise passes
-        calibration = calibration_ms()
-        slowdown = machine_slowdown(read_baseline(path, CALIBRATION), calibration)
+        calibration, slowdown = slowdown_now(path)
         timings.append(_controlled_timing(ctx, frame))
-        verdict = latency_verdict(ctx.stage, ctx.stage_wall_s, rows, options, baseline,
+        verdict = latency_verdict(ctx.stage, ctx.stage_wall_s, rows, options, baseline.values,
                                   slowdown, controlled_s=min(timings))
-    metadata = {**verdict.metadata, "baseline_file": str(path),
+    metadata = {**verdict.metadata, "baseline_file": str(path), "baseline_of": baseline.of,
                 "controlled_timings_ms": [round(t * 1000, 3) for t in timings]}
     if not verdict.passed:
         return CheckResult(False, "; ".join(verdict.problems)
@@ -210,13 +155,26 @@ def check_latency(ctx: StageCheckContext, options: LatencyOptions) -> CheckResul
     cost = per_1k(min(timings) * 1000, rows)
     if cost is not None and not ctx.journey.injected:
         record_timing(path, ctx.stage, cost, options.history,
-                      calibration if calibration is not None else calibration_ms())
+                      calibration if calibration is not None else calibration_ms(),
+                      version=ctx.served_versions.get(ctx.stage))
     m = verdict.metadata
     against = (f", {min(timings) * 1000:.1f} ms on one thread against a regression budget of "
                f"{m['regression_budget_ms']:.1f} ms"
                if "regression_budget_ms" in m else ", no baseline yet (this run starts it)")
     return CheckResult(True, f"stage '{ctx.stage}' took {m['wall_ms']:.1f} ms for {rows} "
                        f"requests (budget {options.max_batch_ms:g} ms{against})", metadata)
+
+
+def champion_of(ctx: StageCheckContext, stage: str) -> str | None:
+    """'name:version' of the model ``stage`` is compared with (the champion, or the gate's
+    pinned baseline), else of the model it serves; None for a stage without a model."""
+    try:
+        champion = ctx.served.baseline(stage) if ctx.served is not None else None
+    except E2EAssetsError:  # the registry is unreachable: the stage's own version, as served
+        champion = None
+    if champion is not None:
+        return f"{champion.name}:{champion.version}"
+    return ctx.served_versions.get(stage)
 
 
 def _controlled_timing(ctx: StageCheckContext, frame: Any) -> float:

@@ -10,14 +10,13 @@ import pytest
 from pydantic import ValidationError
 
 from e2e_assets.checks.base import get_kind
-from e2e_assets.checks.latency import (
-    CALIBRATION,
-    LatencyOptions,
+from e2e_assets.checks.latency import LatencyOptions, latency_verdict, per_1k
+from e2e_assets.checks.latency_baseline import (
     calibration_ms,
-    latency_verdict,
+    champion_baseline,
     machine_slowdown,
-    per_1k,
     read_baseline,
+    read_calibrations,
     record_timing,
 )
 
@@ -100,7 +99,7 @@ def test_machine_slowdown_is_now_over_the_recorded_median_never_below_one(
     path = tmp_path / "latency.json"
     record_timing(path, "score", 9.5, keep=5, calibration=5.0)
     record_timing(path, "score", 9.7, keep=5)  # a timing without calibration adds none
-    assert read_baseline(path, CALIBRATION) == [5.0] and read_baseline(path, "score") == [9.5, 9.7]
+    assert read_calibrations(path) == [5.0] and read_baseline(path, "score") == [9.5, 9.7]
     first, second = calibration_ms(), calibration_ms()
     assert 0 < first < 1000 and 0 < second < 1000
 
@@ -125,3 +124,27 @@ def test_a_corrupt_baseline_file_is_named(tmp_path: Path) -> None:
     path.write_text(json.dumps(["not", "a", "mapping"]))
     with pytest.raises(ValueError, match=r"latency baseline .*latency\.json is not a JSON"):
         read_baseline(path, "score")
+
+
+def test_the_baseline_is_the_champions_timings(tmp_path: Path) -> None:
+    # A challenger in a gate is held to what the champion it would replace was timed at, not
+    # to its own history nor to an older champion's.
+    path = tmp_path / "latency.json"
+    for cost, version in ((50.0, "m:1"), (52.0, "m:1"), (10.0, "m:2"), (11.0, "m:2"),
+                          (400.0, "m:3")):
+        record_timing(path, "score", cost, keep=5, version=version)
+    champion = champion_baseline(path, "score", "ms_per_1k", "m:2", history=5)
+    assert champion.values == (10.0, 11.0) and champion.of == "champion m:2"
+    assert champion.median == 10.5
+    # a champion never timed: every version's timings, and the check says so
+    unseen = champion_baseline(path, "score", "ms_per_1k", "m:9", history=3)
+    assert unseen.values == (10.0, 11.0, 400.0)
+    assert unseen.of == "any version (none recorded yet for champion m:9)"
+
+
+def test_a_baseline_written_before_versions_reads_as_unknown_version(tmp_path: Path) -> None:
+    path = tmp_path / "latency.json"
+    path.write_text(json.dumps({"score": [9.5, 9.7], "__calibration_ms": [4.0]}))
+    assert read_baseline(path, "score") == [9.5, 9.7]
+    assert champion_baseline(path, "score", "ms_per_1k", "m:1", 5).values == (9.5, 9.7)
+    assert read_calibrations(path) == [4.0]
