@@ -200,7 +200,9 @@ REGISTRY: dict[str, FaultSpec] = {s.id: s for s in (
     _F("latency_regression", "a stage gets slower",
        "sleep in one stage: it becomes `slowdown` times as slow, at least `seconds` slower",
        "`latency` at score (the stage's wall time against its budget and against 3x the "
-       "median of its last passing runs, scaled by the machine's slowdown)", "caught", "score",
+       "median of the champion's last passing runs, scaled by the machine's slowdown); at a "
+       "stage without its own, `end_to_end_latency` at deliver (p50/p95 per request batch "
+       "through every stage)", "caught", "score",
        # In proportion to the stage: a fixed 0.5 s stayed within loan_pricing's 3x budget (its
        # score takes ~0.3-0.6 s); 1 s clears a fast stage's 400 ms floor on a machine the
        # check finds several times slower than when its baseline was recorded.

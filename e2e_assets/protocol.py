@@ -21,7 +21,7 @@ fallback decides; the outcome (share, attempts, reason) joins the stage's facts 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Literal
@@ -100,7 +100,8 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
     ctx = StageCheckContext(journey=journey, stage=stage, input=frame_in, model=model,
                             resolved_model=resolved, record_model=record,
                             tracking_uri=run.tracking_uri, served_versions=served,
-                            read_stage=lambda s: run.store.read(lineage[s]), served=run.models)
+                            read_stage=lambda s: run.store.read(lineage[s]), served=run.models,
+                            read_requests=_requests_reader(journey, stage, frame_in))
     checks = evaluate_phase(ctx, "input")
     if any(c.blocks for c in checks):  # fail closed before the stage runs
         return _blocked(journey, stage, checks, facts, summary, ("output",))
@@ -144,6 +145,14 @@ def monitor_context(journey: Journey, stage: str, output: pd.DataFrame, served: 
                              model=served.model(stage), resolved_model=served.resolved(stage),
                              record_model=served.record(), models=served.all_loaded(until=stage),
                              tracking_uri=tracking_uri, served=served, sink_table=sink_table)
+
+
+def _requests_reader(journey: Journey, stage: str, frame_in: pd.DataFrame
+                     ) -> Callable[[int | None], pd.DataFrame]:
+    """The run's requests: the first stage's input, or read again from the source."""
+    if journey.upstream_of(stage) is None:
+        return lambda limit: frame_in if limit is None else frame_in.head(limit)
+    return lambda limit: read_source(journey, limit=limit)
 
 
 def _read_input(journey: Journey, stage: str, run: RunContext, facts: dict[str, Any]

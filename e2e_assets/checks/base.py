@@ -85,6 +85,9 @@ class StageCheckContext:
     stage_wall_s: float | None = None
     # How a stage with a declared fallback served its batch (retries, the fallback's share).
     fallback: FallbackOutcome | None = None
+    # The run's requests (the first stage's input; at most ``limit`` of them), for checks that
+    # replay requests through every stage (end-to-end latency).
+    read_requests: Callable[[int | None], pd.DataFrame] | None = None
 
     def frame(self, which: Literal["input", "output"]) -> pd.DataFrame:
         """The input or output frame; a check evaluated in the wrong phase is a bug, said so."""

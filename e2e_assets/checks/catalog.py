@@ -13,6 +13,7 @@ from e2e_assets.checks import (  # noqa: F401
     quality,
     reconcile,
     reproducibility,
+    request_latency,
     rules,
     sink_audit,
 )
