@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -27,6 +27,7 @@ from e2e_assets.errors import (
     SpecError,
 )
 from e2e_assets.home import Home, check_can_create
+from e2e_assets.junit import write_junit
 from e2e_assets.results import JourneyRun, render_table, write_report
 from e2e_assets.spec import Journey, load_journey
 
@@ -124,20 +125,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     home = Home.from_env()
     journey = _load(args.journey, home)
     home.check_dagster_home()  # before the dry run; both create nothing
-    if args.report:
-        check_can_create(Path(args.report).parent, "--report")
+    _check_outputs(args)
     run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows,
                          allow_unblessed=args.allow_unblessed)
     folder, name = ((Path(args.report).parent, Path(args.report).stem) if args.report
                     else (home.reports, journey.name))
-    try:
-        report = write_report([run], folder, name)
-    except OSError as exc:
-        raise InfrastructureError(f"cannot write the report {folder / (name + '.json')}"
-                                  f"{' (--report)' if args.report else ''}: "
-                                  f"{exc.strerror or exc}") from exc
-    print(f"report: {report}")
+    _write_outputs([run], folder, name, args)
     return run.exit_code
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable --report/--junit paths before anything runs."""
+    for flag, value in (("--report", getattr(args, "report", None)),
+                        ("--junit", args.junit)):
+        if value:
+            check_can_create(Path(value).parent, flag)
+
+
+def _write_outputs(runs: list[JourneyRun], folder: Path, name: str,
+                   args: argparse.Namespace) -> None:
+    """The JSON report (``<folder>/<name>.json``) and, with --junit, the JUnit XML."""
+    flag = " (--report)" if getattr(args, "report", None) else ""
+    _write_or_say(lambda: write_report(runs, folder, name), "report", folder / f"{name}.json",
+                  flag)
+    if args.junit:
+        _write_or_say(lambda: write_junit(runs, Path(args.junit)), "junit", Path(args.junit),
+                      " (--junit)")
+
+
+def _write_or_say(write: Callable[[], Path], label: str, path: Path, flag: str) -> None:
+    try:
+        print(f"{label + ':':7} {write()}")
+    except OSError as exc:
+        raise InfrastructureError(f"cannot write {path}{flag}: {exc.strerror or exc}") from exc
 
 
 def cmd_faults(args: argparse.Namespace) -> int:
@@ -169,14 +189,14 @@ def cmd_faults(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
 
+    _check_outputs(args)
     home = Home.from_env().ensure()
     _say(f"e2e-assets demo: home {home.root}, MLflow {home.tracking_uri}")
     journeys = [_load(str(p), home) for p in journey_files()]
     for journey in journeys:
         _bootstrap_one(journey, home)
     runs = [_run_and_print(j, home, None) for j in journeys]
-    report = write_report(runs, home.reports, "demo")
-    print(f"report: {report}")
+    _write_outputs(runs, home.reports, "demo", args)
     gates = sorted(home.reports.glob("*-gate.json"))
     if gates:
         print(f"gates:  {', '.join(str(g) for g in gates)} (the promotion gate's decisions)")
@@ -298,11 +318,18 @@ def _suite_reference(journey: Journey, home: Home, stage: str, reference: str
                        until=stage)[stage], "the source run through the served models"
 
 
+def _junit_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--junit", metavar="PATH",
+                   help="also write JUnit XML here: a testcase per check, classname "
+                        "<journey>.<stage>, a <failure> for each failed error check")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="e2e-assets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="bootstrap what is missing and run every reference journey")
+    _junit_option(p)
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("run", help="run one journey headless (exit 0/1/2)")
     p.add_argument("journey", help="journey name (folder under pipelines/) or journey.yaml path")
@@ -316,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve model versions the promotion gate has not blessed (a drill; "
                         "recorded in the run's tags)")
     _sample_rows_option(p)
+    _junit_option(p)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("faults", help="inject every fault of the catalogue into the journey, "
                                       "one drill each, and print which check caught it at "

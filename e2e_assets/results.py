@@ -127,11 +127,17 @@ def render_table(run: JourneyRun) -> str:
 
 
 def write_json_atomic(data: object, path: Path) -> Path:
+    return write_text_atomic(json.dumps(data, indent=2, sort_keys=True, default=str), path)
+
+
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: a
+    reader sees the old file or the whole new one, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, default=str)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -112,8 +112,28 @@ def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float)
             stages.append(StageResult(stage, status))
     error, code = _first_error(result)
     return JourneyRun(journey=journey.name, run_id=result.run_id, stages=tuple(stages),
-                      checks=checks, error=error, error_exit_code=code, model=model,
-                      wall_time_s=wall)
+                      checks=checks + _never_ran(journey, checks, stages), error=error,
+                      error_exit_code=code, model=model, wall_time_s=wall)
+
+
+def _never_ran(journey: Journey, checks: tuple[CheckOutcome, ...],
+               stages: list[StageResult]) -> tuple[CheckOutcome, ...]:
+    """Every configured check with no evaluation in the run, as not evaluated (never as
+    failed): its stage was blocked, failed or skipped before the check's phase."""
+    ran = {(c.stage, c.name) for c in checks}
+    status = {s.stage: s.status for s in stages}
+    stopped = next((s.stage for s in stages if s.status in ("blocked", "failed")), None)
+    out = []
+    for stage in journey.stages:
+        why = (f"stage '{stage}' was {status[stage]} before this check's phase"
+               if status.get(stage) in ("blocked", "failed") or stopped is None
+               else f"stage '{stage}' did not run: stage '{stopped}' upstream was "
+                    f"{status[stopped]}")
+        out += [CheckOutcome(stage=stage, name=c.name, passed=False, severity=c.severity,
+                             blocking=c.blocking, description=f"not evaluated: {why}",
+                             evaluated=False, kind=c.kind.name)
+                for c in journey.checks_for(stage) if (stage, c.name) not in ran]
+    return tuple(out)
 
 
 def _outcome(evaluation: Any) -> CheckOutcome:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +107,9 @@ def test_checks_naming_missing_columns_exit_2_before_any_run(home: Path, tmp_pat
          "kwargs": {"column": "p_defalt", "min_value": 0, "max_value": 1}}]}))
     path = journey_with_checks(tmp_path, MISSING_COLUMNS.replace("SUITE", str(suite)))
     report = tmp_path / "r.json"
-    args = [command, str(path)] + (["--report", str(report)] if command == "run" else [])
+    junit = tmp_path / "junit.xml"
+    args = [command, str(path)] + (["--report", str(report), "--junit", str(junit)]
+                                   if command == "run" else [])
     proc = cli(*args, home=home)
     out = _output(proc)
     assert proc.returncode == 2, out[-3000:]
@@ -122,6 +125,12 @@ def test_checks_naming_missing_columns_exit_2_before_any_run(home: Path, tmp_pat
         assert {(p["check"], p["stage"]) for p in run["problems"]} == {
             (c, s) for c, s, _ in MISSING}
         assert all(p["file"] == str(path) and p["line"] for p in run["problems"])
+        # CI sees the stopped run as an error testcase, with the exit code and the message
+        suite = ET.parse(junit).getroot().find("testsuite")
+        assert suite is not None and suite.get("errors") == "1"
+        error = suite.find("testcase/error")
+        assert error is not None and error.get("type") == "exit 2"
+        assert "p_defalt" in error.get("message", "")
 
 
 # --- the source: a missing table, a truncated parquet file --------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import dagster as dg
@@ -118,11 +119,12 @@ def test_home_env_var_moves_everything(home: Path, tmp_path: Path) -> None:
     assert not os.path.exists(home / "reports" / "loan_pricing.json")
 
 
-def test_blocking_check_exits_1_naming_check_and_stage(home: Path) -> None:
+def test_blocking_check_exits_1_naming_check_and_stage(home: Path, tmp_path: Path) -> None:
     url = Home.from_env(str(home)).database_url
     shadow = empty_shadow(url, "credit_decisions")  # a drill delivers there, not to the sink
+    junit = tmp_path / "ci" / "junit.xml"
     proc = cli("run", "credit_approval", "--fault", "precision_change:score:p_default",
-               home=home)
+               "--junit", str(junit), home=home)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED blocking error check 'golden' on stage 'score'" in proc.stdout
     assert "INJECTING faults: precision_change@score[p_default]" in proc.stderr
@@ -133,6 +135,23 @@ def test_blocking_check_exits_1_naming_check_and_stage(home: Path) -> None:
     assert report["exit_code"] == 1 and report["runs"][0]["drill"] == [
         "precision_change@score[p_default]"]
     assert count_rows(url, shadow) == count_rows(url, "credit_decisions") == 0
+    # JUnit for CI: the failure under credit_approval.score, what never ran skipped
+    assert f"junit:  {junit}" in proc.stdout
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    failed = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert [(c.get("classname"), c.get("name")) for c in failed] == [
+        ("credit_approval.score", "golden")]
+    failure = failed[0].find("failure")
+    assert failure is not None and failure.get("type") == "blocking"
+    assert "check 'golden' on stage 'score' of journey 'credit_approval'" in failure.get(
+        "message", "")
+    assert "p_default" in (failure.text or "")  # the evidence: which column differs
+    downstream = [c for c in suite.iter("testcase")
+                  if c.get("classname") in ("credit_approval.decide", "credit_approval.deliver")]
+    assert len(downstream) >= 10  # every check of the stages that never ran, none failed
+    assert all(c.find("skipped") is not None for c in downstream)
+    assert "upstream was blocked" in downstream[0].find("skipped").get("message", "")  # type: ignore[union-attr]
 
 
 def test_unknown_fault_exits_2(home: Path) -> None:

@@ -88,8 +88,8 @@ def test_absolute_budgets_end_to_end_and_per_stage_name_what_breached() -> None:
     assert not bad.passed
     assert bad.problems == (
         "end to end: p95 38.5 ms per request batch over 4 batches, over the budget p95_ms=38",
-        "stage 'score': p50 20.0 ms per request batch over 4 batches, over the budget "
-        "p50_ms=19")
+        ("stage 'score': p50 20.0 ms per request batch over 4 batches, over the budget "
+         "p50_ms=19"))
 
 
 def test_regression_against_the_champion_uses_factor_or_floor() -> None:
@@ -135,8 +135,8 @@ def test_registered_on_the_output_with_validated_options() -> None:
 @pytest.mark.parametrize(("checks", "expected"), [
     ("  score:\n    - kind: end_to_end_latency\n",
      r"journey\.yaml:\d+ at 'checks\.score\.0\..*goes on the last stage 'deliver', not on 'score'"),
-    ("  deliver:\n    - kind: end_to_end_latency\n      options:\n"
-     "        stages: {scroe: {p95_ms: 10}}\n",
+    (("  deliver:\n    - kind: end_to_end_latency\n      options:\n"
+      "        stages: {scroe: {p95_ms: 10}}\n"),
      r"checks\.deliver\.0\.options\.stages.*unknown stages \['scroe'\]"),
 ])
 def test_misplaced_or_misspelt_end_to_end_budgets_are_refused_at_load(
