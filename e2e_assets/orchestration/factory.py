@@ -12,7 +12,9 @@ from typing import Any
 
 import dagster as dg
 
+from e2e_assets.errors import E2EAssetsError
 from e2e_assets.home import Home
+from e2e_assets.identity import MODEL_VERSION_TAG, definition_tags, served_tags
 from e2e_assets.orchestration.checks import (
     build_stage_check_specs,
     not_evaluated_result,
@@ -100,11 +102,23 @@ def _stage_asset(journey: Journey, stage: str) -> dg.AssetsDefinition:
               tags={"e2e/journey": journey.name, "e2e/stage": stage})
     def _asset(context: dg.AssetExecutionContext, mlflow: MlflowResource,
                e2e_store: StageStore) -> Iterator[Any]:
-        outcome = run_stage_protocol(journey, stage,
-                                     _run_context(context, journey, mlflow, e2e_store))
+        run = _run_context(context, journey, mlflow, e2e_store)
+        if MODEL_VERSION_TAG not in context.run.tags:  # launched from the UI or a schedule
+            _tag_served_version(context, run)
+        outcome = run_stage_protocol(journey, stage, run)
         yield from _to_dagster(journey, outcome)
 
     return _asset
+
+
+def _tag_served_version(context: dg.AssetExecutionContext, run: RunContext) -> None:
+    """The model version the run serves, as a run tag, for runs not started by run_journey."""
+    try:
+        tags = served_tags(run.models.summary())
+    except E2EAssetsError:  # the stage that serves it fails loudly; the tag is a label only
+        return
+    if tags:
+        context.instance.add_run_tags(context.run.run_id, tags)
 
 
 def default_resources(home: Home) -> dict[str, Any]:
@@ -117,7 +131,8 @@ def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> 
     """Assets, checks and a job for one journey; resources too when ``home`` is given."""
     job = dg.define_asset_job(journey_job_name(journey),
                               selection=dg.AssetSelection.groups(journey.name),
-                              description=journey.spec.description or None)
+                              description=journey.spec.description or None,
+                              tags=definition_tags(journey))
     monitor_checks = build_monitor_checks(journey)
     drift_jobs, schedules = build_drift_job_and_schedule(journey, monitor_checks)
     return dg.Definitions.merge(

@@ -18,9 +18,9 @@ import dagster as dg
 from e2e_assets.errors import InfrastructureError
 from e2e_assets.handoff import RunStore, file_lock
 from e2e_assets.home import Home
+from e2e_assets.identity import JOURNEY_TAG
 
 HOST_TAG, PID_TAG, PID_START_TAG = "e2e/host", "e2e/pid", "e2e/pid_start"
-JOURNEY_TAG = "e2e/journey"
 
 
 def process_tags() -> dict[str, str]:

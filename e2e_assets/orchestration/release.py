@@ -23,8 +23,8 @@ import sqlalchemy as sa
 
 from e2e_assets.db import engine_for, masked, reason
 from e2e_assets.errors import InfrastructureError, SpecError
+from e2e_assets.identity import JOURNEY_TAG
 from e2e_assets.orchestration.checks import NOT_EVALUATED
-from e2e_assets.orchestration.instance import JOURNEY_TAG
 from e2e_assets.orchestration.release_jobs import (
     CANDIDATE_TAG,
     VERDICT_TAG,

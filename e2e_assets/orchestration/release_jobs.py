@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from e2e_assets.home import Home
-from e2e_assets.orchestration.instance import JOURNEY_TAG
+from e2e_assets.identity import JOURNEY_TAG
 from e2e_assets.release.gate import (
     GateDecision,
     gate_candidates,

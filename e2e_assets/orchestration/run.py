@@ -22,9 +22,10 @@ from e2e_assets.errors import (
     exit_code_for,
 )
 from e2e_assets.home import Home
+from e2e_assets.identity import definition_tags, served_tags
 from e2e_assets.orchestration.checks import NOT_EVALUATED
 from e2e_assets.orchestration.factory import build_journey_definitions, journey_job_name
-from e2e_assets.orchestration.instance import JOURNEY_TAG, instance_for, process_tags
+from e2e_assets.orchestration.instance import instance_for, process_tags
 from e2e_assets.orchestration.resources import (
     ALIAS_TAG,
     BASELINE_TAG_PREFIX,
@@ -68,7 +69,8 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
                           error_exit_code=exc.exit_code, problems=problems,
                           wall_time_s=perf_counter() - started, drill=drill)
     job = defs.resolve_job_def(journey_job_name(journey))
-    tags = {JOURNEY_TAG: journey.name, **process_tags(), **pin_tags(served.pinned()),
+    tags = {**definition_tags(journey), **served_tags(served.summary()), **process_tags(),
+            **pin_tags(served.pinned()),
             **pin_tags(_baseline_pins(served), BASELINE_TAG_PREFIX),
             **unblessed_tag(served.allow_unblessed),
             **({SHADOW_TAG: "true"} if shadow else {}),

@@ -4,6 +4,7 @@ meant to catch it, at the stage at fault; blocking checks stop the journey there
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 
 from e2e_assets.faults import Fault, with_faults
 from e2e_assets.home import Home
+from e2e_assets.identity import git_commit
 from e2e_assets.inprocess import run_in_process
 from e2e_assets.orchestration.instance import instance_for
 from e2e_assets.orchestration.run import run_journey
@@ -125,6 +127,13 @@ def test_a_drill_delivers_to_the_shadow_sink_and_is_tagged(home: Path) -> None:
     assert run.unblessed_allowed  # a drill's shadow sink is no gate run: --allow-unblessed shows
     tags = instance_for(h).get_run_by_id(str(run.run_id)).tags
     assert tags["e2e/drill"] == "latency_regression@score" and tags["e2e/shadow"] == "true"
+    # who and what: the journey, the model served and by which alias, the code's commit
+    assert {k: tags[k] for k in ("e2e/journey", "e2e/model", "e2e/alias",
+                                 "e2e/model_version")} == {
+        "e2e/journey": "credit_approval", "e2e/model": "credit_approval",
+        "e2e/alias": "champion", "e2e/model_version": "1"}
+    assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?|unknown", tags["e2e/git_commit"])
+    assert tags["e2e/git_commit"] == git_commit(REPO / "pipelines" / "credit_approval")
 
 
 def test_signature_contract_blocks_before_the_model_runs(home: Path, tmp_path: Path) -> None:

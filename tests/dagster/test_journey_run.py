@@ -134,3 +134,21 @@ def test_a_subset_run_reads_latest_and_latest_stays_one_chain(home: Path) -> Non
     record = store.record(result.run_id, "decide")
     assert record is not None and record.input is not None
     assert record.input.run_id == full.run_id and record.input.stage == "score"
+
+
+def test_a_run_launched_like_the_ui_is_tagged_with_what_it_serves(home: Path) -> None:
+    """Runs started from the UI, a schedule or a sensor skip run_journey: the job carries the
+    journey, model, alias and commit, and the run adds the version it resolved."""
+    h = Home.from_env()
+    journey = load(REPO / "pipelines" / "credit_approval" / "journey.yaml", h)
+    job = build_journey_definitions(journey, home=h).resolve_job_def("credit_approval_journey")
+    instance = instance_for(h)
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False,
+        asset_selection=[dg.AssetKey(["credit_approval", "ingest"])])
+    tags = instance.get_run_by_id(result.run_id).tags  # type: ignore[union-attr]
+    assert {k: tags.get(k) for k in ("e2e/journey", "e2e/model", "e2e/alias",
+                                     "e2e/model_version")} == {
+        "e2e/journey": "credit_approval", "e2e/model": "credit_approval",
+        "e2e/alias": "champion", "e2e/model_version": "1"}
+    assert tags["e2e/git_commit"]
