@@ -20,11 +20,14 @@ schedule or a sensor carry them too; the resolved version is added when the run 
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 if TYPE_CHECKING:
+    from e2e_assets.model_registry import ResolvedModel
     from e2e_assets.spec.loader import Journey
 
 JOURNEY_TAG = "e2e/journey"
@@ -33,6 +36,9 @@ MODEL_ALIAS_TAG = "e2e/alias"
 MODEL_VERSION_TAG = "e2e/model_version"
 GIT_COMMIT_TAG = "e2e/git_commit"
 UNKNOWN_COMMIT = "unknown"
+# Where people open MLflow: links in check metadata point there.
+MLFLOW_UI_ENV = "E2E_MLFLOW_UI_URL"
+DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"
 
 
 @functools.lru_cache(maxsize=32)
@@ -66,3 +72,21 @@ def served_tags(summary: dict[str, str]) -> dict[str, str]:
         return {}
     return {MODEL_TAG: summary["name"], MODEL_ALIAS_TAG: summary["alias"],
             MODEL_VERSION_TAG: summary["version"]}
+
+
+def model_identity(model: ResolvedModel | None) -> dict[str, str]:
+    """The model a check judged: registered name, version, alias, URI and training run."""
+    if model is None:
+        return {"model_version": "none"}
+    return {"model_name": model.name, "model_version": model.version,
+            "model_alias": model.alias, "model_uri": model.uri,
+            "model_run_id": model.run_id or ""}
+
+
+def mlflow_ui_base() -> str:
+    return os.environ.get(MLFLOW_UI_ENV, DEFAULT_MLFLOW_UI).rstrip("/")
+
+
+def mlflow_model_version_url(name: str, version: str, base: str | None = None) -> str:
+    """The MLflow UI page of one registered model version."""
+    return f"{base or mlflow_ui_base()}/#/models/{quote(name, safe='')}/versions/{version}"

@@ -35,6 +35,7 @@ from e2e_assets.errors import E2EAssetsError
 from e2e_assets.fallback import serve_with_fallback
 from e2e_assets.frames import frame_digest
 from e2e_assets.handoff import HandoffRef, RunStore
+from e2e_assets.identity import model_identity
 from e2e_assets.model_registry import GOLDEN_DIGEST_TAG
 from e2e_assets.provenance import Provenance, build_provenance
 from e2e_assets.serving import ServedModels
@@ -90,7 +91,7 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
         "journey": journey.name, "dagster_run_id": run.run_id,
         "config_digest": journey.config_digest,
         "input_digest": read_ref.data_digest if read_ref else frame_digest(frame_in),
-        "model_version": (resolved or record).version if (resolved or record) else "none"}
+        **model_identity(resolved or record)}
     lineage = run.store.lineage(read_ref) if read_ref else {}
     served = _served_versions(journey, run)
     if served:

@@ -13,6 +13,7 @@ import dagster as dg
 
 from e2e_assets.checks.base import ConfiguredCheck
 from e2e_assets.checks.runner import EvaluatedCheck
+from e2e_assets.identity import mlflow_model_version_url
 from e2e_assets.spec import Journey
 
 
@@ -41,6 +42,9 @@ def to_check_result(journey: Journey, evaluated: EvaluatedCheck,
     metadata: dict[str, Any] = {"summary": result.summary, "kind": evaluated.kind,
                                 **{k: _value(v) for k, v in result.metadata.items()},
                                 **{f"provenance/{k}": v for k, v in provenance.items()}}
+    if provenance.get("model_name") and provenance.get("model_version") not in (None, "none"):
+        metadata["mlflow_model_version"] = dg.MetadataValue.url(mlflow_model_version_url(
+            str(provenance["model_name"]), str(provenance["model_version"])))
     if result.samples:
         metadata["failing_samples"] = dg.MetadataValue.json(_jsonable(list(result.samples)))
     severity = (dg.AssetCheckSeverity.WARN if evaluated.severity == "warn"

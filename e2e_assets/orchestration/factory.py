@@ -28,6 +28,7 @@ from e2e_assets.orchestration.release import ReleaseResource, build_release_defi
 from e2e_assets.orchestration.resources import SHADOW_TAG, MlflowResource, StageStore
 from e2e_assets.protocol import RunContext, StageOutcome, run_stage_protocol
 from e2e_assets.spec import Journey
+from e2e_assets.spec.model import SqlSource
 
 _DEFAULT_DESCRIPTIONS = {
     "ingest": "Requests read from the journey's source.",
@@ -46,6 +47,41 @@ def _description(journey: Journey, stage: str) -> str:
     fn = journey.functions.get(stage) if stage_spec is not None else None
     doc = inspect.getdoc(fn) if fn is not None else None
     return doc.splitlines()[0] if doc else _DEFAULT_DESCRIPTIONS.get(stage, stage)
+
+
+def asset_owners(owners: Sequence[str]) -> list[str]:
+    """The spec's owners as Dagster takes them: an email as is, a team as ``team:<name>``."""
+    return [o if "@" in o or o.startswith("team:") else f"team:{o}" for o in owners]
+
+
+def _database_kind(url: str) -> str:
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    return {"postgresql": "postgres"}.get(backend, backend)
+
+
+def _kinds(journey: Journey, stage: str) -> set[str]:
+    """What the stage runs on, as the UI's kind badges: pandas; MLflow and scikit-learn for a
+    model stage; the database of a SQL source (first stage) or of the sink (sink stage)."""
+    kinds = {"pandas"}
+    if journey.spec.model_for(stage) is not None:
+        kinds |= {"mlflow", "sklearn"}
+    source = journey.spec.source
+    if journey.upstream_of(stage) is None and isinstance(source, SqlSource):
+        kinds.add(_database_kind(source.url))
+    if stage == journey.spec.sink_stage:
+        kinds.add(_database_kind(journey.spec.sink.url))
+    return kinds
+
+
+def _table_name(journey: Journey, stage: str) -> dict[str, str]:
+    """``dagster/table_name``: the sink table on the sink stage, a SQL source's table on the
+    first stage."""
+    if stage == journey.spec.sink_stage:
+        return {"dagster/table_name": journey.spec.sink.table}
+    source = journey.spec.source
+    if journey.upstream_of(stage) is None and isinstance(source, SqlSource) and source.table:
+        return {"dagster/table_name": source.table}
+    return {}
 
 
 def _planned(context: dg.AssetExecutionContext, journey: Journey) -> frozenset[str] | None:
@@ -96,9 +132,11 @@ def _stage_asset(journey: Journey, stage: str) -> dg.AssetsDefinition:
     @dg.asset(key=[journey.name, stage], group_name=journey.name,
               deps=[dg.AssetKey([journey.name, upstream])] if upstream else None,
               check_specs=build_stage_check_specs(journey, stage), output_required=False,
-              description=_description(journey, stage), kinds={"pandas"},
+              description=_description(journey, stage), kinds=_kinds(journey, stage),
+              owners=asset_owners(journey.spec.owners),
               metadata={"journey": journey.name, "stage": stage,
-                        "journey_file": dg.MetadataValue.path(str(journey.path))},
+                        "journey_file": dg.MetadataValue.path(str(journey.path)),
+                        **_table_name(journey, stage)},
               tags={"e2e/journey": journey.name, "e2e/stage": stage})
     def _asset(context: dg.AssetExecutionContext, mlflow: MlflowResource,
                e2e_store: StageStore) -> Iterator[Any]:

@@ -14,6 +14,7 @@ import dagster as dg
 from e2e_assets.checks.base import CheckResult, ConfiguredCheck
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
+from e2e_assets.identity import model_identity
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
 from e2e_assets.orchestration.resources import DRILL_TAG, SHADOW_TAG, MlflowResource, StageStore
 from e2e_assets.protocol import monitor_context
@@ -56,7 +57,7 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
         provenance: dict[str, Any] = {"journey": journey.name,
                                       "dagster_run_id": context.run.run_id,
                                       "config_digest": journey.config_digest,
-                                      "model_version": record.version if record else "none",
+                                      **model_identity(record),
                                       "output_from_run": mine.ref.run_id if mine else
                                       store.latest().get(stage, "")}
         evaluated = evaluate_one(ctx, check)

@@ -134,6 +134,10 @@ def test_a_drill_delivers_to_the_shadow_sink_and_is_tagged(home: Path) -> None:
         "e2e/alias": "champion", "e2e/model_version": "1"}
     assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?|unknown", tags["e2e/git_commit"])
     assert tags["e2e/git_commit"] == git_commit(REPO / "pipelines" / "credit_approval")
+    # each check links the MLflow model version it judged
+    golden = next(c for c in run.checks if (c.stage, c.name) == ("score", "golden"))
+    assert str(golden.metadata["mlflow_model_version"]).endswith(
+        "/#/models/credit_approval/versions/1")
 
 
 def test_signature_contract_blocks_before_the_model_runs(home: Path, tmp_path: Path) -> None:

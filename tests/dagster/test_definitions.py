@@ -11,6 +11,7 @@ from e2e_assets.discovery import load_all
 from e2e_assets.errors import SpecError
 from e2e_assets.home import Home
 from e2e_assets.orchestration import build_definitions
+from e2e_assets.orchestration.factory import asset_owners
 from e2e_assets.spec import load_journey
 from tests.helpers import REPO, journey_variant
 
@@ -64,3 +65,30 @@ def test_unknown_check_kind_fails_before_definitions(tmp_path: object) -> None:
     with pytest.raises(SpecError) as err:
         load_journey(path, variables={"E2E_DATABASE_URL": "sqlite://"})
     assert "unknown check kind 'fairnes'" in str(err.value)
+
+
+def test_owners_kinds_and_table_names_come_from_the_spec(tmp_path: object) -> None:
+    home = Home.from_env(str(tmp_path))
+    defs = build_definitions(load_all(home, REPO / "pipelines"), home)
+    specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+
+    def spec(stage: str, journey: str = "credit_approval") -> dg.AssetSpec:
+        return specs[dg.AssetKey([journey, stage])]
+
+    assert spec("score").owners == ["team:risk-ml-platform"]  # `owners: [risk-ml-platform]`
+    assert spec("score").kinds == {"pandas", "mlflow", "sklearn"}
+    assert spec("features").kinds == {"pandas"}
+    assert spec("ingest").kinds == {"pandas", "sqlite"}  # the SQL source's database
+    assert spec("deliver").kinds == {"pandas", "sqlite"}  # the sink's
+    assert spec("ingest").metadata["dagster/table_name"] == "credit_applications"
+    assert spec("deliver").metadata["dagster/table_name"] == "credit_decisions"
+    assert spec("deliver", "loan_pricing").metadata["dagster/table_name"] == "loan_offers"
+    assert "dagster/table_name" not in spec("ingest", "loan_pricing").metadata  # parquet
+    # the job carries the run tags known before a run starts
+    job_tags = defs.resolve_job_def("credit_approval_journey").tags
+    assert job_tags["e2e/model"] == "credit_approval" and job_tags["e2e/alias"] == "champion"
+
+
+def test_asset_owners_keep_emails_and_team_prefixes() -> None:
+    assert asset_owners(["ml@corp.example", "team:risk", "platform"]) == [
+        "ml@corp.example", "team:risk", "team:platform"]
