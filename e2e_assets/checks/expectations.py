@@ -139,6 +139,7 @@ def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: 
         column = cfg["kwargs"].get("column")
         raised = (d.get("exception_info") or {}).get("raised_exception")
         rows.append({"expectation": cfg["type"], "column": column, "success": d["success"],
+                     "expected": expected_text(cfg["kwargs"]),
                      "severity": str(cfg.get("severity") or "critical"),
                      "observed_value": _short(res.get("observed_value")),
                      "unexpected_count": res.get("unexpected_count"),
@@ -166,6 +167,34 @@ def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: 
                            f"failed on {where}: {detail}{more}", meta, tuple(samples),
                            severity=None if critical else "warn")
     return CheckResult(True, f"{len(rows)} expectations met on {where}", meta)
+
+
+def expected_text(kwargs: dict[str, Any]) -> str:
+    """What an expectation expects, from its kwargs: 'between 0 and 1 (mostly 0.99)'."""
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    parts = []
+    if low is not None and high is not None:
+        parts.append(f"between {low} and {high}")
+    elif low is not None:
+        parts.append(f">= {low}")
+    elif high is not None:
+        parts.append(f"<= {high}")
+    if kwargs.get("value_set") is not None:
+        values = list(kwargs["value_set"])
+        parts.append(f"in {values[:8]}" + (f" (+{len(values) - 8} more)" if len(values) > 8
+                                             else ""))
+    if kwargs.get("regex"):
+        parts.append(f"matching {kwargs['regex']!r}")
+    if kwargs.get("type_"):
+        parts.append(f"of type {kwargs['type_']}")
+    if kwargs.get("column_list") is not None:
+        parts.append(f"columns {list(kwargs['column_list'])}")
+    if not parts:
+        rest = {k: v for k, v in kwargs.items() if k not in ("column", "mostly", "result_format")}
+        parts.append(json.dumps(rest, default=str, sort_keys=True) if rest else "as named")
+    if kwargs.get("mostly") is not None:
+        parts.append(f"(mostly {kwargs['mostly']})")
+    return " ".join(parts)
 
 
 def _short(value: Any) -> Any:
@@ -213,7 +242,7 @@ def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> 
     rid, sensitive, n = ctx.request_id, spec.sensitive, options.sample_size
     source_table = getattr(spec.source, "table", None)
     if options.target == "source_table" and source_table is not None:
-        return validate_table(getattr(spec.source, "url"), source_table, suite, path,
+        return validate_table(spec.source.url, source_table, suite, path,
                               id_column=rid, sensitive=sensitive, sample_size=n)
     if options.target == "sink_table":
         return validate_table(spec.sink.url, spec.sink.table, suite, path, id_column=rid,

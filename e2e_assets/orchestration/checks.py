@@ -13,6 +13,7 @@ import dagster as dg
 
 from e2e_assets.checks.base import ConfiguredCheck
 from e2e_assets.checks.runner import EvaluatedCheck
+from e2e_assets.evidence import evidence_table, is_records
 from e2e_assets.identity import mlflow_model_version_url
 from e2e_assets.spec import Journey
 
@@ -40,13 +41,13 @@ def to_check_result(journey: Journey, evaluated: EvaluatedCheck,
                     provenance: Mapping[str, Any]) -> dg.AssetCheckResult:
     result = evaluated.result
     metadata: dict[str, Any] = {"summary": result.summary, "kind": evaluated.kind,
-                                **{k: _value(v) for k, v in result.metadata.items()},
+                                **{k: metadata_value(v) for k, v in result.metadata.items()},
                                 **{f"provenance/{k}": v for k, v in provenance.items()}}
     if provenance.get("model_name") and provenance.get("model_version") not in (None, "none"):
         metadata["mlflow_model_version"] = dg.MetadataValue.url(mlflow_model_version_url(
             str(provenance["model_name"]), str(provenance["model_version"])))
     if result.samples:
-        metadata["failing_samples"] = dg.MetadataValue.json(_jsonable(list(result.samples)))
+        metadata["failing_samples"] = _table(list(result.samples))
     severity = (dg.AssetCheckSeverity.WARN if evaluated.severity == "warn"
                 else dg.AssetCheckSeverity.ERROR)
     return dg.AssetCheckResult(asset_key=dg.AssetKey([journey.name, evaluated.stage]),
@@ -69,10 +70,20 @@ def not_evaluated_result(journey: Journey, stage: str, name: str,
                                description=summary)
 
 
-def _value(v: Any) -> Any:
+def metadata_value(v: Any) -> Any:
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v if v is not None else "none"
+    if is_records(v):  # per-column, per-expectation, per-cohort results: a table
+        return _table(v)
     return dg.MetadataValue.json(_jsonable(v))
+
+
+def _table(records: Any) -> dg.MetadataValue:
+    """Records as a typed table, the failing rows first."""
+    table = evidence_table(records)
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in table.columns])
+    return dg.MetadataValue.table([dg.TableRecord(dict(row)) for row in table.rows],
+                                  schema=schema)
 
 
 def _jsonable(v: Any) -> Any:

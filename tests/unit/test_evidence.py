@@ -1,0 +1,57 @@
+"""Evidence tables: typed columns, failing rows first, nested values as text; and what an
+expectation expected, in words."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from e2e_assets.checks.expectations import expected_text
+from e2e_assets.evidence import evidence_table, is_records, row_failed
+from e2e_assets.orchestration.checks import metadata_value
+
+
+def test_failing_rows_come_first_in_their_original_order() -> None:
+    rows = [{"expectation": "not_null", "column": "a", "success": True},
+            {"expectation": "between", "column": "b", "success": False},
+            {"expectation": "in_set", "column": "c", "success": True},
+            {"expectation": "between", "column": "d", "success": False}]
+    table = evidence_table(rows)
+    assert [r["column"] for r in table.rows] == ["b", "d", "a", "c"]
+    assert table.columns == (("expectation", "string"), ("column", "string"),
+                             ("success", "bool"))
+
+
+def test_column_types_missing_keys_and_nested_values() -> None:
+    table = evidence_table([{"column": "x", "diverged": 0, "max_abs_diff": 0.5},
+                            {"column": "y", "diverged": 3, "tolerance": {"abs": 1e-9}}])
+    assert [r["column"] for r in table.rows] == ["y", "x"]  # diverged > 0 is a failure
+    assert dict(table.columns) == {"column": "string", "diverged": "int",
+                                   "max_abs_diff": "float", "tolerance": "string"}
+    assert table.rows[0]["tolerance"] == '{"abs": 1e-09}' and table.rows[0]["max_abs_diff"] is None
+
+
+def test_what_counts_as_failed_and_as_a_table() -> None:
+    assert row_failed({"drifted": True}) and not row_failed({"drifted": False})
+    assert row_failed({"unexpected_count": 2}) and not row_failed({"unexpected_count": 0})
+    assert not row_failed({"column": "a", "count": 9})
+    assert is_records([{"a": 1}]) and not is_records([]) and not is_records(["a"])
+    assert not is_records("ab") and not is_records({"a": 1})
+
+
+def test_records_reach_dagster_as_a_typed_table() -> None:
+    value = metadata_value([{"column": "a", "drifted": False, "p_value": 0.4},
+                    {"column": "b", "drifted": True, "p_value": 0.001}])
+    assert isinstance(value, dg.TableMetadataValue)
+    assert value.records[0].data == {"column": "b", "drifted": True, "p_value": 0.001}
+    assert [c.type for c in value.schema.columns] == ["string", "bool", "float"]
+    assert isinstance(metadata_value({"nested": 1}), dg.JsonMetadataValue)
+
+
+def test_expected_text_names_the_bounds() -> None:
+    assert expected_text({"column": "p", "min_value": 0, "max_value": 1}) == "between 0 and 1"
+    assert expected_text({"column": "p", "min_value": 0, "mostly": 0.99}) == ">= 0 (mostly 0.99)"
+    assert expected_text({"column": "s", "value_set": ["a", "b"]}) == "in ['a', 'b']"
+    assert expected_text({"column": "s", "value_set": list(range(10))}) == \
+        "in [0, 1, 2, 3, 4, 5, 6, 7] (+2 more)"
+    assert expected_text({"column": "s"}) == "as named"
+    assert expected_text({"column": "s", "regex": "^[A-Z]+$"}) == "matching '^[A-Z]+$'"
