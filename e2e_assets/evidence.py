@@ -50,6 +50,8 @@ def evidence_table(records: Sequence[Mapping[str, Any]]) -> EvidenceTable:
 
 
 def _cell(value: Any) -> Any:
+    if type(value).__module__ == "numpy":  # Dagster stores only Python values
+        value = value.item() if getattr(value, "ndim", None) == 0 else value.tolist()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return json.dumps(value, default=str, sort_keys=True)

@@ -145,8 +145,21 @@ def write_text_atomic(text: str, path: Path) -> Path:
     return path
 
 
+# The JSON report's schema (docs/report.schema.json): a new field is a minor change; a field
+# removed, renamed or retyped bumps the version.
+REPORT_SCHEMA = "e2e-assets/report"
+REPORT_SCHEMA_VERSION = 1
+
+
+def report_dict(runs: list[JourneyRun]) -> dict[str, object]:
+    """Every run's stages (rows, wall time), checks (with their scalar evidence), model and
+    verdict, the total wall time and the exit code CI should use."""
+    return {"schema": REPORT_SCHEMA, "schema_version": REPORT_SCHEMA_VERSION,
+            "runs": [r.to_dict() for r in runs],
+            "wall_time_s": round(sum(r.wall_time_s for r in runs), 3),
+            "exit_code": max((r.exit_code for r in runs), default=0)}
+
+
 def write_report(runs: list[JourneyRun], folder: Path, name: str = "latest") -> Path:
-    """``<folder>/<name>.json``: every run's stages, checks, model and verdict."""
-    return write_json_atomic({"runs": [r.to_dict() for r in runs],
-                              "exit_code": max((r.exit_code for r in runs), default=0)},
-                             folder / f"{name}.json")
+    """``<folder>/<name>.json``: :func:`report_dict`, written atomically."""
+    return write_json_atomic(report_dict(runs), folder / f"{name}.json")

@@ -242,7 +242,7 @@ def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> 
     rid, sensitive, n = ctx.request_id, spec.sensitive, options.sample_size
     source_table = getattr(spec.source, "table", None)
     if options.target == "source_table" and source_table is not None:
-        return validate_table(spec.source.url, source_table, suite, path,
+        return validate_table(getattr(spec.source, "url"), source_table, suite, path,  # noqa: B009
                               id_column=rid, sensitive=sensitive, sample_size=n)
     if options.target == "sink_table":
         return validate_table(spec.sink.url, spec.sink.table, suite, path, id_column=rid,

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import dagster as dg
+import jsonschema
 import pandas as pd
 import pytest
 
@@ -15,7 +16,7 @@ from e2e_assets.frames import frame_digest
 from e2e_assets.home import Home
 from e2e_assets.model_registry import client_for
 from e2e_assets.sinks import count_rows
-from tests.conftest import cli
+from tests.conftest import REPO, cli
 from tests.helpers import empty_shadow, journey_variant
 
 pytestmark = pytest.mark.slow
@@ -134,6 +135,10 @@ def test_blocking_check_exits_1_naming_check_and_stage(home: Path, tmp_path: Pat
     report = json.loads((home / "reports" / "credit_approval.json").read_text())
     assert report["exit_code"] == 1 and report["runs"][0]["drill"] == [
         "precision_change@score[p_default]"]
+    schema = json.loads((REPO / "docs" / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)  # a real blocked run's report, as published
+    never_ran = [c for c in report["runs"][0]["checks"] if c["stage"] == "deliver"]
+    assert never_ran and not any(c["evaluated"] for c in never_ran)
     assert count_rows(url, shadow) == count_rows(url, "credit_decisions") == 0
     # JUnit for CI: the failure under credit_approval.score, what never ran skipped
     assert f"junit:  {junit}" in proc.stdout

@@ -30,6 +30,17 @@ def test_column_types_missing_keys_and_nested_values() -> None:
     assert table.rows[0]["tolerance"] == '{"abs": 1e-09}' and table.rows[0]["max_abs_diff"] is None
 
 
+def test_numpy_scalars_become_python_values() -> None:
+    import numpy as np
+
+    table = evidence_table([{"n": np.int64(3), "x": np.float64(0.5), "ok": np.bool_(False),
+                             "v": np.array([1, 2])}])
+    row = table.rows[0]
+    assert (type(row["n"]), type(row["x"]), type(row["ok"])) == (int, float, bool)
+    assert row["v"] == "[1, 2]"  # nested: JSON text
+    assert dict(table.columns) == {"n": "int", "x": "float", "ok": "bool", "v": "string"}
+
+
 def test_what_counts_as_failed_and_as_a_table() -> None:
     assert row_failed({"drifted": True}) and not row_failed({"drifted": False})
     assert row_failed({"unexpected_count": 2}) and not row_failed({"unexpected_count": 0})

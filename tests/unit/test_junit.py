@@ -115,3 +115,24 @@ def test_write_is_atomic_and_a_failed_write_keeps_the_old_file(
         write_junit([_run()], path)
     assert path.read_text() == before
     assert [p.name for p in path.parent.iterdir()] == ["junit.xml"]  # no temporary left
+
+
+def test_the_json_report_follows_its_published_schema(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from e2e_assets.results import REPORT_SCHEMA_VERSION, write_report
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs"
+                         / "report.schema.json").read_text())
+    assert schema["properties"]["schema_version"]["const"] == REPORT_SCHEMA_VERSION
+    stopped = _run(run_id=None, stages=(), checks=(), error="no such table",
+                   error_exit_code=2)
+    report = json.loads(write_report([_run(), stopped], tmp_path, "r").read_text())
+    jsonschema.validate(report, schema)
+    assert report["exit_code"] == 2 and report["wall_time_s"] == 8.5
+    assert [c["evaluated"] for c in report["runs"][0]["checks"]] == [True] * 4 + [False]
+    report["runs"][0]["checks"][0]["severity"] = "fatal"  # the schema is not a formality
+    with pytest.raises(jsonschema.ValidationError, match="fatal"):
+        jsonschema.validate(report, schema)
