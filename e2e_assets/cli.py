@@ -27,6 +27,7 @@ from e2e_assets.errors import (
     SpecError,
 )
 from e2e_assets.home import Home, check_can_create
+from e2e_assets.html_report import write_html_report
 from e2e_assets.junit import write_junit
 from e2e_assets.results import JourneyRun, render_table, write_report
 from e2e_assets.spec import Journey, load_journey
@@ -148,6 +149,8 @@ def _write_outputs(runs: list[JourneyRun], folder: Path, name: str,
     flag = " (--report)" if getattr(args, "report", None) else ""
     _write_or_say(lambda: write_report(runs, folder, name), "report", folder / f"{name}.json",
                   flag)
+    html = folder / f"{name}.html"
+    _write_or_say(lambda: write_html_report(runs, html), "html", html, flag)
     if args.junit:
         _write_or_say(lambda: write_junit(runs, Path(args.junit)), "junit", Path(args.junit),
                       " (--junit)")

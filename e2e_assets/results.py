@@ -26,6 +26,8 @@ class CheckOutcome:
     evaluated: bool = True  # False: its stage was blocked before the check's phase
     kind: str = ""
     metadata: dict[str, object] = field(default_factory=dict)  # its scalar metadata
+    # its evidence tables (per-expectation, per-column, per-cohort rows), failing rows first
+    tables: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:

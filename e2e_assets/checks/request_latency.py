@@ -175,11 +175,15 @@ def end_to_end_verdict(timings: BatchTimings, options: EndToEndLatencyOptions,
                                 "request_batch_rows": options.request_batch_rows,
                                 **{f"end_to_end_{k}": round(v, 3) for k, v in total.items()}}
     problems = _over_budget("end to end", total, options.end_to_end, n)
+    table = []
     for stage, values in timings.stages.items():
         own = percentiles(values)
         metadata.update({f"{stage}_{k}": round(v, 3) for k, v in own.items()})
+        table.append({"stage": stage, **{k: round(v, 3) for k, v in own.items()}})
         if stage in options.stages:
             problems += _over_budget(f"stage '{stage}'", own, options.stages[stage], n)
+    metadata["per_request_batch"] = [*table, {"stage": "end to end", **{
+        k: round(v, 3) for k, v in total.items()}}]
     for measure in REGRESSED:
         baseline = (baselines or {}).get(measure)
         if baseline is None or baseline.median is None:

@@ -149,7 +149,9 @@ def _outcome(evaluation: Any) -> CheckOutcome:
                         kind=str(meta.get("kind", "")),
                         metadata={k: v for k, v in meta.items()
                                   if isinstance(v, (bool, int, float, str)) and k != "summary"
-                                  and not k.startswith("provenance/")})
+                                  and not k.startswith("provenance/")},
+                        tables={k: [dict(r.data) for r in v.records] for k, v in meta.items()
+                                if isinstance(v, dg.TableMetadataValue)})
 
 
 def _first_error(result: Any) -> tuple[str | None, int | None]:

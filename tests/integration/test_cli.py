@@ -139,6 +139,13 @@ def test_blocking_check_exits_1_naming_check_and_stage(home: Path, tmp_path: Pat
     jsonschema.validate(report, schema)  # a real blocked run's report, as published
     never_ran = [c for c in report["runs"][0]["checks"] if c["stage"] == "deliver"]
     assert never_ran and not any(c["evaluated"] for c in never_ran)
+    golden = next(c for c in report["runs"][0]["checks"] if c["name"] == "golden"
+                  and c["stage"] == "score")
+    assert golden["tables"]["columns"][0]["column"] == "p_default"  # the failing column first
+    # the HTML report beside it: self-contained, with the failed check's evidence table
+    html = (home / "reports" / "credit_approval.html").read_text()
+    assert "<script" not in html and 'class="verdict failed">FAILED<' in html
+    assert "<b>golden</b> on stage <b>score</b>" in html and "<td>p_default</td>" in html
     assert count_rows(url, shadow) == count_rows(url, "credit_decisions") == 0
     # JUnit for CI: the failure under credit_approval.score, what never ran skipped
     assert f"junit:  {junit}" in proc.stdout

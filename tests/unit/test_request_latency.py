@@ -83,6 +83,9 @@ def test_absolute_budgets_end_to_end_and_per_stage_name_what_breached() -> None:
     ok = end_to_end_verdict(timings, EndToEndLatencyOptions(p50_ms=25.0, p99_ms=40.0))
     assert ok.passed and ok.metadata["end_to_end_p50_ms"] == 25.0
     assert ok.metadata["score_p95_ms"] == pytest.approx(33.5)
+    assert ok.metadata["per_request_batch"] == [  # the table reports and the UI show
+        {"stage": "score", "p50_ms": 20.0, "p95_ms": 33.5, "p99_ms": 34.7},
+        {"stage": "end to end", "p50_ms": 25.0, "p95_ms": 38.5, "p99_ms": 39.7}]
     bad = end_to_end_verdict(timings, EndToEndLatencyOptions(
         p95_ms=38.0, stages={"score": {"p50_ms": 19.0}}))
     assert not bad.passed
