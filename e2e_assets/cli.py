@@ -131,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                          allow_unblessed=args.allow_unblessed)
     folder, name = ((Path(args.report).parent, Path(args.report).stem) if args.report
                     else (home.reports, journey.name))
-    _write_outputs([run], folder, name, args)
+    _write_outputs([run], folder, name, args, home)
     return run.exit_code
 
 
@@ -144,16 +144,34 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def _write_outputs(runs: list[JourneyRun], folder: Path, name: str,
-                   args: argparse.Namespace) -> None:
+                   args: argparse.Namespace, home: Home) -> None:
     """The JSON report (``<folder>/<name>.json``) and, with --junit, the JUnit XML."""
     flag = " (--report)" if getattr(args, "report", None) else ""
     _write_or_say(lambda: write_report(runs, folder, name), "report", folder / f"{name}.json",
                   flag)
     html = folder / f"{name}.html"
     _write_or_say(lambda: write_html_report(runs, html), "html", html, flag)
+    for run in runs:
+        _log_to_mlflow(home, run, [folder / f"{name}.json", html])
     if args.junit:
         _write_or_say(lambda: write_junit(runs, Path(args.junit)), "junit", Path(args.junit),
                       " (--junit)")
+
+
+def _log_to_mlflow(home: Home, run: JourneyRun, reports: list[Path]) -> None:
+    """The run as an MLflow validation run of its model version; a failure to log is said,
+    never a change of the run's verdict or exit code."""
+    from e2e_assets.validation_run import log_validation_run
+
+    try:
+        logged = log_validation_run(home.tracking_uri, run, reports)
+    except Exception as exc:  # noqa: BLE001 - MLflow's errors are many; the run is decided
+        _say(f"[{run.journey}] could not log the validation run to MLflow at "
+             f"{home.tracking_uri}: {type(exc).__name__}: {exc}")
+        return
+    if logged is not None:
+        print(f"mlflow: validation run {logged.run_id} (experiment {logged.experiment_id}) "
+              f"of {run.model.get('name')} v{run.model.get('version')}")
 
 
 def _write_or_say(write: Callable[[], Path], label: str, path: Path, flag: str) -> None:
@@ -199,7 +217,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for journey in journeys:
         _bootstrap_one(journey, home)
     runs = [_run_and_print(j, home, None) for j in journeys]
-    _write_outputs(runs, home.reports, "demo", args)
+    _write_outputs(runs, home.reports, "demo", args, home)
     gates = sorted(home.reports.glob("*-gate.json"))
     if gates:
         print(f"gates:  {', '.join(str(g) for g in gates)} (the promotion gate's decisions)")

@@ -48,9 +48,9 @@ def write_html_report(runs: Sequence[JourneyRun], path: Path) -> Path:
 
 
 def _run(run: JourneyRun) -> str:
-    parts = [f"<h2>{escape(run.journey)} <span class=\"verdict {run.status}\">"
-             f"{run.status.upper()}</span> <span class=\"muted\">exit {run.exit_code}, "
-             f"{run.wall_time_s:.1f} s</span></h2>"]
+    parts = [(f"<h2>{escape(run.journey)} <span class=\"verdict {run.status}\">"
+              f"{run.status.upper()}</span> <span class=\"muted\">exit {run.exit_code}, "
+              f"{run.wall_time_s:.1f} s</span></h2>")]
     if run.drill:
         parts.append(f"<p><b>Drill</b>: faults {escape(', '.join(run.drill))} injected on "
                      f"purpose; delivered to the shadow sink.</p>")
@@ -99,9 +99,9 @@ def _check(check: CheckOutcome) -> str:
     label = ("blocking error" if check.blocking and check.severity == "error"
              else check.severity)
     css = "check warn" if check.severity == "warn" or check.passed else "check"
-    parts = [f"<div class=\"{css}\"><p><b>{escape(check.name)}</b> on stage "
-             f"<b>{escape(check.stage)}</b> <span class=\"muted\">({escape(check.kind)}, "
-             f"{label})</span><br>{escape(check.description)}</p>"]
+    parts = [(f"<div class=\"{css}\"><p><b>{escape(check.name)}</b> on stage "
+              f"<b>{escape(check.stage)}</b> <span class=\"muted\">({escape(check.kind)}, "
+              f"{label})</span><br>{escape(check.description)}</p>")]
     for name, records in check.tables.items():
         parts.append(f"<p class=\"muted\">{escape(name)}</p>")
         parts.append(_evidence(records))

@@ -146,6 +146,14 @@ def test_blocking_check_exits_1_naming_check_and_stage(home: Path, tmp_path: Pat
     html = (home / "reports" / "credit_approval.html").read_text()
     assert "<script" not in html and 'class="verdict failed">FAILED<' in html
     assert "<b>golden</b> on stage <b>score</b>" in html and "<td>p_default</td>" in html
+    # and in MLflow: a validation run of the model version, with both reports
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("mlflow: validation run"))
+    client = client_for(Home.from_env(str(home)).tracking_uri)
+    logged = client.get_run(line.split()[3])
+    assert logged.data.tags["e2e.verdict"] == "failed"
+    assert logged.data.metrics["blocking_failures"] == 1.0
+    assert {a.path for a in client.list_artifacts(logged.info.run_id, "report")} == {
+        "report/credit_approval.json", "report/credit_approval.html"}
     assert count_rows(url, shadow) == count_rows(url, "credit_decisions") == 0
     # JUnit for CI: the failure under credit_approval.score, what never ran skipped
     assert f"junit:  {junit}" in proc.stdout
