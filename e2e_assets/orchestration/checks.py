@@ -19,8 +19,27 @@ from e2e_assets.spec import Journey
 
 
 def check_description(check: ConfiguredCheck) -> str:
-    return check.spec.description or f"{check.kind.description} [{check.severity}" + (
-        ", blocking]" if check.blocking else "]")
+    """The spec's description, else what this check is set to do: its kind's purpose and the
+    options that differ from the kind's defaults, with severity and blocking."""
+    if check.spec.description:
+        return check.spec.description
+    settings = options_text(check.options)
+    return (f"{check.kind.description}" + (f" ({settings})" if settings else "")
+            + f" [{check.severity}" + (", blocking]" if check.blocking else "]"))
+
+
+def options_text(options: Any, limit: int = 300) -> str:
+    """The options set away from their defaults, as 'key=value, ...' (long values cut)."""
+    if options is None or not hasattr(options, "model_dump"):
+        return ""
+    changed = options.model_dump(exclude_defaults=True, mode="json")
+    parts = []
+    for key, value in changed.items():
+        text = (value if isinstance(value, str) else f"{value:.4g}"
+                if isinstance(value, float) else json.dumps(value, sort_keys=True))
+        parts.append(f"{key}={text if len(text) <= 80 else text[:77] + '...'}")
+    out = ", ".join(parts)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def check_spec_metadata(check: ConfiguredCheck) -> dict[str, Any]:

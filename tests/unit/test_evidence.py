@@ -66,3 +66,18 @@ def test_expected_text_names_the_bounds() -> None:
         "in [0, 1, 2, 3, 4, 5, 6, 7] (+2 more)"
     assert expected_text({"column": "s"}) == "as named"
     assert expected_text({"column": "s", "regex": "^[A-Z]+$"}) == "matching '^[A-Z]+$'"
+
+
+def test_check_descriptions_say_what_the_check_is_set_to_do() -> None:
+    from e2e_assets.orchestration.checks import check_description
+    from e2e_assets.spec import load_journey
+    from tests.unit.test_spec import REPO, VARS
+
+    journey = load_journey(REPO / "pipelines" / "credit_approval" / "journey.yaml",
+                           variables=VARS)
+    checks = {(s, c.name): c for s in journey.stages for c in journey.checks_for(s)}
+    drift = check_description(checks[("score", "score_drift")])
+    assert "reference=holdout" in drift and drift.endswith("[error, blocking]")
+    assert "alpha=0.001667" in check_description(checks[("decide", "challenger")])
+    plain = check_description(checks[("ingest", "expectations")])
+    assert plain == "The stage's data meets its GX expectation suite. [error, blocking]"
