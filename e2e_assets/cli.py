@@ -29,6 +29,7 @@ from e2e_assets.errors import (
 from e2e_assets.home import Home, check_can_create
 from e2e_assets.html_report import write_html_report
 from e2e_assets.junit import write_junit
+from e2e_assets.progress import reporting
 from e2e_assets.results import JourneyRun, render_table, write_report
 from e2e_assets.spec import Journey, load_journey
 
@@ -48,8 +49,20 @@ def _setup() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
 
 
+_QUIET = {"on": False}  # --quiet: no progress lines, only the results and errors
+
+
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    if not _QUIET["on"]:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    """Per-stage progress with a spinner on a terminal; nothing when piped or --quiet."""
+    from e2e_assets.progress import TerminalProgress
+
+    _QUIET["on"] = bool(getattr(args, "quiet", False))
+    return TerminalProgress() if sys.stderr.isatty() and not _QUIET["on"] else None
 
 
 def _load(name_or_path: str, home: Home) -> Journey:
@@ -127,8 +140,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     journey = _load(args.journey, home)
     home.check_dagster_home()  # before the dry run; both create nothing
     _check_outputs(args)
-    run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows,
-                         allow_unblessed=args.allow_unblessed)
+    with reporting(_progress(args)):
+        run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows,
+                             allow_unblessed=args.allow_unblessed)
     folder, name = ((Path(args.report).parent, Path(args.report).stem) if args.report
                     else (home.reports, journey.name))
     _write_outputs([run], folder, name, args, home)
@@ -216,7 +230,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     journeys = [_load(str(p), home) for p in journey_files()]
     for journey in journeys:
         _bootstrap_one(journey, home)
-    runs = [_run_and_print(j, home, None) for j in journeys]
+    with reporting(_progress(args)):
+        runs = [_run_and_print(j, home, None) for j in journeys]
     _write_outputs(runs, home.reports, "demo", args, home)
     gates = sorted(home.reports.glob("*-gate.json"))
     if gates:
@@ -343,6 +358,9 @@ def _junit_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--junit", metavar="PATH",
                    help="also write JUnit XML here: a testcase per check, classname "
                         "<journey>.<stage>, a <failure> for each failed error check")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress lines (on a terminal: one per stage as it finishes); "
+                        "only the results, report paths and errors")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from e2e_assets import progress
 from e2e_assets.checks.base import StageCheckContext
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one, evaluate_phase
 from e2e_assets.checks.sink_audit import SINK_AUDIT
@@ -81,7 +82,22 @@ class StageOutcome:
 
 def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOutcome:
     """Run ``stage`` of ``journey`` once, in ``run``. Raises E2EAssetsError subclasses for a
-    broken stage (StageError), an unreadable input (HandoffError) or unreachable parts."""
+    broken stage (StageError), an unreadable input (HandoffError) or unreachable parts.
+    Reports the stage's start and outcome to the watching progress reporter, if any."""
+    progress.stage_started(journey.name, stage)
+    started = perf_counter()
+    try:
+        outcome = _run_stage(journey, stage, run)
+    except Exception:
+        progress.stage_finished(journey.name, stage, "failed", perf_counter() - started, 0, 0)
+        raise
+    passed = sum(c.result.passed for c in outcome.checks)
+    progress.stage_finished(journey.name, stage, outcome.status, perf_counter() - started,
+                            passed, len(outcome.checks) - passed)
+    return outcome
+
+
+def _run_stage(journey: Journey, stage: str, run: RunContext) -> StageOutcome:
     facts: dict[str, Any] = {}
     if journey.injected:  # a drill, and the record says so
         facts["injected_faults"] = ", ".join(journey.injected)

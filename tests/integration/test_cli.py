@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -237,3 +239,19 @@ def test_demo_runs_every_reference_journey_and_says_where_the_report_is(home: Pa
     assert [r["journey"] for r in report["runs"]] == ["credit_approval", "loan_pricing"]
     assert all(r["status"] == "passed" and len(r["stages"]) == 5 for r in report["runs"])
     assert "dagster dev -w workspace.yaml" in proc.stdout
+
+
+def test_progress_per_stage_on_a_terminal(home: Path) -> None:
+    """On a terminal (a pseudo-terminal from `script`), one line per stage as it finishes,
+    through the real Dagster run; piped (every other test), none."""
+    exe = Path(sys.executable).with_name("e2e-assets")
+    env = {**os.environ, "E2E_ASSETS_HOME": str(home), "TERM": "dumb", "COLUMNS": "120"}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run(["script", "-qec", f"{exe} run credit_approval", "/dev/null"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    lines = [line for line in proc.stdout.splitlines()
+             if line.startswith("[credit_approval] ") and " checks " in line]
+    assert [line.split()[1] for line in lines] == [
+        "ingest", "features", "score", "decide", "deliver"], proc.stdout[-3000:]
+    assert all(" ok " in line and "0 failed" in line for line in lines), lines
