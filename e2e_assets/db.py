@@ -10,6 +10,11 @@ from sqlalchemy.engine import make_url
 from e2e_assets.errors import InfrastructureError, SpecError
 
 
+def url_backend(url: str) -> str:
+    """The database kind a URL names: 'postgresql+psycopg://...' -> 'postgresql'."""
+    return url.split(":", 1)[0].split("+", 1)[0].lower()
+
+
 def masked(url: str) -> str:
     """The URL with any password hidden, for messages and metadata."""
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from e2e_assets.db import masked, reason
+from e2e_assets.db import masked, reason, url_backend
 from e2e_assets.errors import InfrastructureError, ModelResolutionError
 
 # Aliases, never registry stages: models:/<name>@<alias>.
@@ -82,7 +82,7 @@ def require_tracking_store(tracking_uri: str) -> None:
         path = Path(tracking_uri.removeprefix("file://").removeprefix("file:"))
         if not path.is_dir():
             missing = f"the folder {path} does not exist"
-    elif tracking_uri.split(":", 1)[0].split("+", 1)[0] in _SQL_SCHEMES:
+    elif url_backend(tracking_uri) in _SQL_SCHEMES:
         missing = _missing_sql_store(tracking_uri)
     if missing is not None:
         raise InfrastructureError(

@@ -25,6 +25,7 @@ from e2e_assets.checks.base import (
     missing_columns,
     register,
 )
+from e2e_assets.db import url_backend
 from e2e_assets.errors import SpecError
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def validate_frame(df: pd.DataFrame, suite: dict[str, Any], path: Path, *, id_co
 def validate_table(url: str, table: str, suite: dict[str, Any], path: Path, *, id_column: str,
                    sensitive: tuple[str, ...] = (), sample_size: int = 5) -> CheckResult:
     ctx = _context()
-    backend = url.split(":", 1)[0].split("+", 1)[0]
+    backend = url_backend(url)
     add = {"sqlite": ctx.data_sources.add_sqlite,
            "postgresql": ctx.data_sources.add_postgres}.get(backend, ctx.data_sources.add_sql)
     source = add("sql", connection_string=url)

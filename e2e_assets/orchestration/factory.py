@@ -12,9 +12,10 @@ from typing import Any
 
 import dagster as dg
 
+from e2e_assets.db import url_backend
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.home import Home
-from e2e_assets.identity import MODEL_VERSION_TAG, definition_tags, served_tags
+from e2e_assets.identity import JOURNEY_TAG, MODEL_VERSION_TAG, definition_tags, served_tags
 from e2e_assets.orchestration.checks import (
     build_stage_check_specs,
     not_evaluated_result,
@@ -55,8 +56,15 @@ def asset_owners(owners: Sequence[str]) -> list[str]:
 
 
 def _database_kind(url: str) -> str:
-    backend = url.split(":", 1)[0].split("+", 1)[0]
+    backend = url_backend(url)
     return {"postgresql": "postgres"}.get(backend, backend)
+
+
+def _sql_source_read_by(journey: Journey, stage: str) -> SqlSource | None:
+    """The journey's SQL source, if ``stage`` is the first stage and the source is SQL."""
+    source = journey.spec.source
+    return source if journey.upstream_of(stage) is None and isinstance(source, SqlSource) \
+        else None
 
 
 def _kinds(journey: Journey, stage: str) -> set[str]:
@@ -65,8 +73,7 @@ def _kinds(journey: Journey, stage: str) -> set[str]:
     kinds = {"pandas"}
     if journey.spec.model_for(stage) is not None:
         kinds |= {"mlflow", "sklearn"}
-    source = journey.spec.source
-    if journey.upstream_of(stage) is None and isinstance(source, SqlSource):
+    if (source := _sql_source_read_by(journey, stage)) is not None:
         kinds.add(_database_kind(source.url))
     if stage == journey.spec.sink_stage:
         kinds.add(_database_kind(journey.spec.sink.url))
@@ -78,10 +85,8 @@ def _table_name(journey: Journey, stage: str) -> dict[str, str]:
     first stage."""
     if stage == journey.spec.sink_stage:
         return {"dagster/table_name": journey.spec.sink.table}
-    source = journey.spec.source
-    if journey.upstream_of(stage) is None and isinstance(source, SqlSource) and source.table:
-        return {"dagster/table_name": source.table}
-    return {}
+    source = _sql_source_read_by(journey, stage)
+    return {"dagster/table_name": source.table} if source is not None and source.table else {}
 
 
 def _planned(context: dg.AssetExecutionContext, journey: Journey) -> frozenset[str] | None:
@@ -137,7 +142,7 @@ def _stage_asset(journey: Journey, stage: str) -> dg.AssetsDefinition:
               metadata={"journey": journey.name, "stage": stage,
                         "journey_file": dg.MetadataValue.path(str(journey.path)),
                         **_table_name(journey, stage)},
-              tags={"e2e/journey": journey.name, "e2e/stage": stage})
+              tags={JOURNEY_TAG: journey.name, "e2e/stage": stage})
     def _asset(context: dg.AssetExecutionContext, mlflow: MlflowResource,
                e2e_store: StageStore) -> Iterator[Any]:
         run = _run_context(context, journey, mlflow, e2e_store)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from e2e_assets.db import url_backend
 from e2e_assets.errors import InfrastructureError
 from e2e_assets.handoff import file_lock
 
@@ -33,7 +34,7 @@ def _key(model_name: str) -> int:
 def alias_lock(tracking_uri: str, model_name: str, fallback_dir: Path,
                timeout_s: float = 120.0) -> Iterator[str]:
     """Hold the lock on ``model_name``'s aliases; yields how it is held (for the record)."""
-    scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
+    scheme = url_backend(tracking_uri)
     if scheme == "postgresql":
         with _pg_advisory_lock(tracking_uri, model_name, timeout_s):
             yield "postgresql advisory lock"
