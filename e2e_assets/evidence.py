@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# The drift check's table of reference vs current shares per bin of each drifted column.
+HISTOGRAM_BINS = "histogram_bins"
+
 # Keys that say a row failed, and the value meaning it did.
 _FAILED_WHEN: tuple[tuple[str, Any], ...] = (
     ("success", False), ("passed", False), ("drifted", True), ("flagged", True),

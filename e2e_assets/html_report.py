@@ -3,7 +3,8 @@ scripts and nothing fetched, so it opens anywhere, offline, from a CI artifact.
 
 Per run: the verdict, the per-stage table (status, rows, wall time, checks), each failed check
 with its summary and evidence tables (failing rows first), the latency and cohort tables when
-those checks ran, the checks that did not run, and the run's provenance (run id, model, drill).
+those checks ran, reference-vs-current histograms (inline SVG) for the columns a drift check
+found drifted, the checks that did not run, and the run's provenance (run id, model, drill).
 Pure: built from :class:`e2e_assets.results.JourneyRun` values.
 """
 
@@ -15,6 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from e2e_assets.evidence import HISTOGRAM_BINS as HISTOGRAM_TABLE
 from e2e_assets.evidence import evidence_table, row_failed
 from e2e_assets.results import CheckOutcome, JourneyRun, write_text_atomic
 
@@ -28,6 +30,7 @@ th{background:#eef1f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .passed{background:#1e7d32}.failed{background:#b3261e}.error{background:#8a4b00}
 .bad td{background:#fdecea}.check{border-left:4px solid #b3261e;padding-left:1em;margin:1em 0}
 .warn{border-left-color:#c77700}.muted{color:#5d6b78}code{font-size:12px}
+.hists svg{margin:0 1em 1em 0;border:1px solid #eef1f4}
 """
 # Check kinds whose tables are shown even when they passed: how fast, and how fair.
 _ALWAYS_SHOWN = ("latency", "end_to_end_latency", "fairness")
@@ -102,14 +105,57 @@ def _check(check: CheckOutcome) -> str:
     parts = [(f"<div class=\"{css}\"><p><b>{escape(check.name)}</b> on stage "
               f"<b>{escape(check.stage)}</b> <span class=\"muted\">({escape(check.kind)}, "
               f"{label})</span><br>{escape(check.description)}</p>")]
+    if HISTOGRAM_TABLE in check.tables:
+        parts.append("<p class=\"muted\">reference (grey) vs current (red), share of rows per "
+                     "bin, for each drifted column</p>")
+        parts.append(histograms_svg(check.tables[HISTOGRAM_TABLE]))
     for name, records in check.tables.items():
-        parts.append(f"<p class=\"muted\">{escape(name)}</p>")
-        parts.append(_evidence(records))
-    scalars = {k: v for k, v in check.metadata.items() if k not in ("kind",)}
+        if name != HISTOGRAM_TABLE:
+            parts.append(f"<p class=\"muted\">{escape(name)}</p>")
+            parts.append(_evidence(records))
+    scalars = {k: v for k, v in check.metadata.items() if k not in ("kind", "histograms")}
     if scalars:
         parts.append(_table([{"field": k, "value": v} for k, v in sorted(scalars.items())]))
     parts.append("</div>")
     return "".join(parts)
+
+
+def histograms_svg(bins: Sequence[Mapping[str, Any]]) -> str:
+    """One inline SVG bar chart per column: reference and current shares side by side per
+    bin (records as the drift check's ``histogram_bins``)."""
+    columns: dict[str, list[Mapping[str, Any]]] = {}
+    for row in bins:
+        columns.setdefault(str(row["column"]), []).append(row)
+    return "<div class=\"hists\">" + "".join(
+        _histogram_svg(name, rows) for name, rows in columns.items()) + "</div>"
+
+
+def _histogram_svg(column: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    width, height, pad = 360, 140, 18
+    top = max([float(r["reference_share"]) for r in rows]
+              + [float(r["current_share"]) for r in rows] + [1e-9])
+    slot = (width - 2 * pad) / len(rows)
+    bars = []
+    for i, row in enumerate(rows):
+        for j, (key, color) in enumerate((("reference_share", "#8a96a3"),
+                                          ("current_share", "#b3261e"))):
+            share = float(row[key])
+            h = (height - 2 * pad) * share / top
+            x = pad + i * slot + j * slot / 2
+            bars.append(f"<rect x=\"{x:.1f}\" y=\"{height - pad - h:.1f}\" "
+                        f"width=\"{max(slot / 2 - 1, 1):.1f}\" height=\"{h:.1f}\" "
+                        f"fill=\"{color}\"><title>{escape(str(row['bin']))} "
+                        f"{key.split('_')[0]}: {share:.1%}</title></rect>")
+    first, last = escape(str(rows[0]["bin"])), escape(str(rows[-1]["bin"]))
+    return (f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" "
+            f"height=\"{height + 16}\" role=\"img\" aria-label=\"histogram of "
+            f"{escape(column)}\"><text x=\"{pad}\" y=\"12\" font-size=\"12\" "
+            f"font-weight=\"600\">{escape(column)}</text>{''.join(bars)}"
+            f"<line x1=\"{pad}\" y1=\"{height - pad}\" x2=\"{width - pad}\" "
+            f"y2=\"{height - pad}\" stroke=\"#5d6b78\"/>"
+            f"<text x=\"{pad}\" y=\"{height + 8}\" font-size=\"10\" fill=\"#5d6b78\">"
+            f"{first}</text><text x=\"{width - pad}\" y=\"{height + 8}\" font-size=\"10\" "
+            f"fill=\"#5d6b78\" text-anchor=\"end\">{last}</text></svg>")
 
 
 def _evidence(records: Sequence[Mapping[str, Any]]) -> str:

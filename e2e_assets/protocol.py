@@ -99,6 +99,8 @@ def run_stage_protocol(journey: Journey, stage: str, run: RunContext) -> StageOu
 
 def _run_stage(journey: Journey, stage: str, run: RunContext) -> StageOutcome:
     facts: dict[str, Any] = {}
+    if run.store.run_id != run.run_id:  # one Dagster run of a stage-by-stage journey run
+        facts["journey_run_id"] = run.store.run_id
     if journey.injected:  # a drill, and the record says so
         facts["injected_faults"] = ", ".join(journey.injected)
     frame_in, read_ref = _read_input(journey, stage, run, facts)
@@ -180,7 +182,7 @@ def _read_input(journey: Journey, stage: str, run: RunContext, facts: dict[str, 
         return read_source(journey), None
     planned = run.planned is None or upstream in run.planned
     ref = run.store.upstream_ref(stage, planned=planned)
-    if ref.run_id != run.run_id:
+    if ref.run_id != run.store.run_id:
         facts["input_from_run"] = ref.run_id
     return run.store.read(ref), ref
 

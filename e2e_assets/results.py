@@ -61,6 +61,8 @@ class JourneyRun:
     problems: tuple[dict[str, object], ...] = ()  # every problem the dry run found
     unblessed_allowed: bool = False  # a drill served versions the gate has not blessed
     drill: tuple[str, ...] = ()  # faults injected on purpose: delivered to the shadow sink
+    # The Dagster runs, one per stage that ran (``run_id`` is the first: it keys the hand-off).
+    dagster_run_ids: tuple[str, ...] = ()
 
     @property
     def blocking_failures(self) -> tuple[CheckOutcome, ...]:

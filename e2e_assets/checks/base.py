@@ -40,6 +40,12 @@ class Options(BaseModel):
         return "alpha" in type(self).model_fields
 
 
+class Markdown(str):
+    """Metadata text meant to be rendered as markdown (a histogram, a small table)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class CheckResult:
     passed: bool
@@ -206,7 +212,7 @@ def missing_columns(ctx: StageCheckContext, which: Literal["input", "output"],
 
 
 def get_kind(name: str) -> CheckKind:
-    from e2e_assets.checks import catalog  # noqa: F401  (registers the built-in kinds)
+    from e2e_assets.checks import catalog
 
     try:
         return REGISTRY[name]

@@ -22,6 +22,7 @@ from pydantic import Field
 from e2e_assets.checks.base import (
     CheckResult,
     DryRunProblem,
+    Markdown,
     Options,
     StageCheckContext,
     missing_columns,
@@ -30,6 +31,7 @@ from e2e_assets.checks.base import (
 from e2e_assets.drift import compare
 from e2e_assets.drift.prepared import needs_sample, prepare_lazily
 from e2e_assets.errors import E2EAssetsError
+from e2e_assets.evidence import HISTOGRAM_BINS
 from e2e_assets.frames import frame_digest
 from e2e_assets.model_registry import (
     HOLDOUT_DIGEST_TAG,
@@ -116,15 +118,26 @@ def sparkline(values: pd.Series, edges: Any) -> str:
     return "".join(SPARK[int(round(c / top * (len(SPARK) - 1)))] for c in counts)
 
 
-def _histograms(ref: pd.DataFrame, cur: pd.DataFrame, columns: list[str]) -> str:
+HISTOGRAM_BIN_COUNT = 20
+HISTOGRAM_COLUMNS = 8  # the drifted columns drawn (the first, in the report's order)
+
+
+def _edges(ref: pd.Series, cur: pd.Series) -> Any:
+    """Shared bin edges over the 1st..99th percentile of both samples."""
     import numpy as np
 
+    both = pd.concat([ref, cur]).dropna().to_numpy(dtype=float)
+    lo, hi = np.quantile(both, [0.01, 0.99]) if len(both) else (0.0, 1.0)
+    return np.linspace(lo, hi if hi > lo else lo + 1, HISTOGRAM_BIN_COUNT + 1)
+
+
+def _histograms(ref: pd.DataFrame, cur: pd.DataFrame, columns: list[str]) -> Markdown:
+    """Reference vs current per drifted column, as a markdown table of sparklines (numeric)
+    or category shares."""
     lines = ["| column | reference | current |", "|---|---|---|"]
-    for col in columns:
+    for col in columns[:HISTOGRAM_COLUMNS]:
         if ref[col].dtype.kind in "fiu":
-            both = pd.concat([ref[col], cur[col]]).dropna().to_numpy(dtype=float)
-            lo, hi = np.quantile(both, [0.01, 0.99]) if len(both) else (0.0, 1.0)
-            edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+            edges = _edges(ref[col], cur[col])
             lines.append(f"| {col} | `{sparkline(ref[col], edges)}` | "
                          f"`{sparkline(cur[col], edges)}` |")
         else:
@@ -132,7 +145,35 @@ def _histograms(ref: pd.DataFrame, cur: pd.DataFrame, columns: list[str]) -> str
             c = cur[col].value_counts(normalize=True).reindex(r.index, fill_value=0)
             lines.append(f"| {col} | {', '.join(f'{k} {v:.0%}' for k, v in r.items())} | "
                          f"{', '.join(f'{k} {v:.0%}' for k, v in c.items())} |")
-    return "\n".join(lines)
+    return Markdown("\n".join(lines))
+
+
+def histogram_bins(ref: pd.DataFrame, cur: pd.DataFrame, columns: list[str]
+                   ) -> list[dict[str, Any]]:
+    """The same histograms as records, one per column and bin, for reports to draw: the bin
+    (numeric: its range; categorical: the category, the 8 commonest in the reference) and
+    the share of reference and current rows in it."""
+    import numpy as np
+
+    out: list[dict[str, Any]] = []
+    for col in columns[:HISTOGRAM_COLUMNS]:
+        if ref[col].dtype.kind in "fiu":
+            edges = _edges(ref[col], cur[col])
+            shares = []
+            for frame in (ref, cur):
+                values = frame[col].dropna().to_numpy(dtype=float)
+                counts = np.histogram(np.clip(values, edges[0], edges[-1]), edges)[0]
+                shares.append(counts / max(len(values), 1))
+            out += [{"column": col, "bin": f"{edges[i]:.4g}..{edges[i + 1]:.4g}",
+                     "reference_share": round(float(shares[0][i]), 6),
+                     "current_share": round(float(shares[1][i]), 6)}
+                    for i in range(HISTOGRAM_BIN_COUNT)]
+        else:
+            r = ref[col].value_counts(normalize=True).head(8)
+            c = cur[col].value_counts(normalize=True).reindex(r.index, fill_value=0)
+            out += [{"column": col, "bin": str(k), "reference_share": round(float(r[k]), 6),
+                     "current_share": round(float(c[k]), 6)} for k in r.index]
+    return out
 
 
 def _validate(spec: Any, stage: str, options: DriftOptions) -> tuple[str, str] | None:
@@ -215,6 +256,7 @@ def check_drift(ctx: StageCheckContext, options: DriftOptions) -> CheckResult:
         if ref is None:
             ref = reference_frame(ctx, options)[columns]
         meta["histograms"] = _histograms(ref, current, drifted)
+        meta[HISTOGRAM_BINS] = histogram_bins(ref, current, drifted)
     if passed:
         return CheckResult(True, f"no drift beyond {options.max_drift_share:.0%} of "
                            f"{len(columns)} columns (drifted: {drifted or 'none'})", meta)

@@ -193,18 +193,20 @@ def _golden(ctx: StageCheckContext, options: FairnessOptions
     return now, recorded, golden.labels
 
 
-def _table(rates: list[CohortRate], confidence: float) -> str:
-    rows = [f"| {r.cohort} | {r.n} | {r.rate:.3f} | {r.low:.3f}..{r.high:.3f} | "
-            f"{'yes' if r.judged else 'no (too small)'} |" for r in rates]
-    return (f"| cohort | rows | favourable rate | {confidence * 100:g}% CI | judged |\n"
-            "|---|---|---|---|---|\n" + "\n".join(rows))
+def _rate_records(rates: list[CohortRate], confidence: float) -> list[dict[str, Any]]:
+    """Per cohort: its size, favourable rate and confidence interval, and whether it was
+    large enough to judge."""
+    ci = f"{confidence * 100:g}% CI"
+    return [{"cohort": r.cohort, "rows": r.n, "favourable_rate": round(r.rate, 4),
+             ci: f"{r.low:.3f}..{r.high:.3f}", "judged": r.judged} for r in rates]
 
 
-def _gap_table(gaps: list[Gap]) -> str:
-    rows = [f"| {g.measure} | {g.cohort} | {g.against} | {g.value:.3f} | {g.low:.3f}..{g.high:.3f}"
-            f" | {g.threshold:g} | {'**FLAGGED**' if g.flagged else 'ok'} |" for g in gaps]
-    return ("| measure | cohort | against | value | CI | threshold | verdict |\n"
-            "|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+def _gap_records(gaps: list[Gap]) -> list[dict[str, Any]]:
+    """Per comparison: the measure, the cohorts, the value with its interval, the threshold,
+    and whether it is flagged (the flagged rows come first in the evidence table)."""
+    return [{"measure": g.measure, "cohort": g.cohort, "against": g.against,
+             "value": round(g.value, 4), "ci": f"{g.low:.3f}..{g.high:.3f}",
+             "threshold": g.threshold, "flagged": g.flagged} for g in gaps]
 
 
 @register("fairness", options=FairnessOptions, validate_spec=_validate, dry_run=_dry_run)
@@ -238,8 +240,8 @@ def check_fairness(ctx: StageCheckContext, options: FairnessOptions) -> CheckRes
                        else f"{options.score} {'<' if options.favourable_below else '>'} "
                             f"{options.threshold:g}"),
         "cohorts": len(rates), "cohorts_judged": len(judged), "alpha": options.alpha,
-        "cohort_rates": _table(rates, confidence),
-        "gaps": _gap_table(gaps) if gaps else "no two cohorts large enough to compare",
+        "cohort_rates": _rate_records(rates, confidence),
+        "gaps": _gap_records(gaps) if gaps else "no two cohorts large enough to compare",
         "flagged": len(flagged),
     }
     for measure in ("parity_difference", "disparate_impact"):

@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 
-from e2e_assets.checks.base import ConfiguredCheck
+from e2e_assets.checks.base import ConfiguredCheck, Markdown
 from e2e_assets.checks.runner import EvaluatedCheck
 from e2e_assets.evidence import evidence_table, is_records
 from e2e_assets.identity import mlflow_model_version_url
@@ -59,8 +59,11 @@ def build_stage_check_specs(journey: Journey, stage: str) -> list[dg.AssetCheckS
 def to_check_result(journey: Journey, evaluated: EvaluatedCheck,
                     provenance: Mapping[str, Any]) -> dg.AssetCheckResult:
     result = evaluated.result
-    metadata: dict[str, Any] = {"summary": result.summary, "kind": evaluated.kind,
-                                **{k: metadata_value(v) for k, v in result.metadata.items()},
+    # The summary is the result's description, shown first; metadata repeats it only when the
+    # description had to be cut.
+    summary = {"summary": result.summary} if len(result.summary) > DESCRIPTION_LIMIT else {}
+    metadata: dict[str, Any] = {**summary, "kind": evaluated.kind,
+                                **{k: metadata_value(v, k) for k, v in result.metadata.items()},
                                 **{f"provenance/{k}": v for k, v in provenance.items()}}
     if provenance.get("model_name") and provenance.get("model_version") not in (None, "none"):
         metadata["mlflow_model_version"] = dg.MetadataValue.url(mlflow_model_version_url(
@@ -72,7 +75,7 @@ def to_check_result(journey: Journey, evaluated: EvaluatedCheck,
     return dg.AssetCheckResult(asset_key=dg.AssetKey([journey.name, evaluated.stage]),
                                check_name=evaluated.name, passed=result.passed,
                                severity=severity, metadata=metadata,
-                               description=result.summary[:1000])
+                               description=result.summary[:DESCRIPTION_LIMIT])
 
 
 NOT_EVALUATED = "e2e/not_evaluated"
@@ -89,7 +92,25 @@ def not_evaluated_result(journey: Journey, stage: str, name: str,
                                description=summary)
 
 
-def metadata_value(v: Any) -> Any:
+DESCRIPTION_LIMIT = 1000
+
+# Numbers that describe the check's set-up or its fixed reference, not what it measured: shown
+# as text, so that Dagster does not plot them as flat lines run after run.
+_SETTINGS = ("alpha", "confidence", "threshold", "tolerance", "budget", "floor", "bins", "seed")
+_FIXED_SIZES = ("golden_rows", "rows_expected", "reference_rows", "requests", "batch_rows",
+                "cohorts", "golden_requests")
+
+
+def is_setting(key: str) -> bool:
+    """A number that stays constant while the check's configuration and reference do."""
+    return key in _FIXED_SIZES or any(part in key for part in _SETTINGS)
+
+
+def metadata_value(v: Any, key: str = "") -> Any:
+    if isinstance(v, Markdown):
+        return dg.MetadataValue.md(str(v))
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and is_setting(key):
+        return dg.MetadataValue.text(f"{v:g}" if isinstance(v, float) else str(v))
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v if v is not None else "none"
     if is_records(v):  # per-column, per-expectation, per-cohort results: a table

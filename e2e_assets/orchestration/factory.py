@@ -18,6 +18,7 @@ from e2e_assets.home import Home
 from e2e_assets.identity import JOURNEY_TAG, MODEL_VERSION_TAG, definition_tags, served_tags
 from e2e_assets.orchestration.checks import (
     build_stage_check_specs,
+    metadata_value,
     not_evaluated_result,
     to_check_result,
 )
@@ -26,7 +27,13 @@ from e2e_assets.orchestration.monitor_checks import (
     build_monitor_checks,
 )
 from e2e_assets.orchestration.release import ReleaseResource, build_release_definitions
-from e2e_assets.orchestration.resources import SHADOW_TAG, MlflowResource, StageStore
+from e2e_assets.orchestration.resources import (
+    JOURNEY_RUN_TAG,
+    SHADOW_TAG,
+    MlflowResource,
+    StageStore,
+    handoff_run_id,
+)
 from e2e_assets.protocol import RunContext, StageOutcome, run_stage_protocol
 from e2e_assets.spec import Journey
 from e2e_assets.spec.model import SqlSource
@@ -35,6 +42,12 @@ _DEFAULT_DESCRIPTIONS = {
     "ingest": "Requests read from the journey's source.",
     "deliver": "Decisions handed to the downstream consumer.",
 }
+
+
+# What a blocked stage's check results say, since Dagster links them to the asset's previous
+# materialization (the newest there is) although they evaluated this run's output.
+NOTHING_MATERIALIZED = ("none: the stage was blocked, so this run materialized nothing; the "
+                        "check evaluated this run's output, not the previous materialization")
 
 
 def journey_job_name(journey: Journey | str) -> str:
@@ -102,9 +115,13 @@ def _run_context(context: dg.AssetExecutionContext, journey: Journey, mlflow: Ml
                  store: StageStore) -> RunContext:
     run_id = context.run.run_id
     shadow = context.run.tags.get(SHADOW_TAG) == "true"
+    # One stage of a stage-by-stage journey run: its upstream is that journey run's, not latest.
+    stage_by_stage = JOURNEY_RUN_TAG in context.run.tags
     return RunContext(run_id=run_id, models=mlflow.served(journey, context.run.tags),
-                      store=store.for_run(journey, run_id), tracking_uri=mlflow.tracking_uri,
-                      planned=_planned(context, journey), publish=not shadow, shadow=shadow)
+                      store=store.for_run(journey, handoff_run_id(context.run)),
+                      tracking_uri=mlflow.tracking_uri,
+                      planned=None if stage_by_stage else _planned(context, journey),
+                      publish=not shadow, shadow=shadow)
 
 
 def _to_dagster(journey: Journey, outcome: StageOutcome) -> Iterator[Any]:
@@ -114,11 +131,13 @@ def _to_dagster(journey: Journey, outcome: StageOutcome) -> Iterator[Any]:
         # so Dagster skips the stages downstream.
         results += [not_evaluated_result(journey, outcome.stage, name, outcome.blocked_by)
                     for name in outcome.not_evaluated]
-        yield from results
+        yield from (r.with_metadata({**r.metadata, "materialization": NOTHING_MATERIALIZED})
+                    for r in results)
         return
     out = outcome.output
     schema = dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in out.dtypes.items()])
-    metadata = {**outcome.provenance.as_dict(), **outcome.facts,
+    described = {**outcome.provenance.as_dict(), **outcome.facts}
+    metadata = {**{k: metadata_value(v, k) for k, v in described.items()},
                 "dagster/row_count": len(out), "dagster/column_schema": schema,
                 "checks_passed": sum(c.result.passed for c in outcome.checks),
                 "checks_failed": sum(not c.result.passed for c in outcome.checks),

@@ -19,6 +19,7 @@ from e2e_assets.errors import InfrastructureError
 from e2e_assets.handoff import RunStore, file_lock
 from e2e_assets.home import Home
 from e2e_assets.identity import JOURNEY_TAG
+from e2e_assets.orchestration.resources import handoff_run_id
 
 HOST_TAG, PID_TAG, PID_START_TAG = "e2e/host", "e2e/pid", "e2e/pid_start"
 
@@ -95,7 +96,8 @@ def close_abandoned_runs(instance: dg.DagsterInstance, home: Home) -> list[str]:
                          f"start. Its stage hand-offs were discarded; the sink's transaction, "
                          f"if one was open, was rolled back by the database.")
         journey = run.tags.get(JOURNEY_TAG)
-        if journey:
-            RunStore(home.storage, journey, run.run_id, ()).discard(run.run_id)
+        if journey:  # a stage of a stage-by-stage journey run: that journey run's hand-offs
+            handoff_id = handoff_run_id(run)
+            RunStore(home.storage, journey, handoff_id, ()).discard(handoff_id)
         closed.append(run.run_id)
     return closed

@@ -16,7 +16,13 @@ from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.identity import model_identity
 from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
-from e2e_assets.orchestration.resources import DRILL_TAG, SHADOW_TAG, MlflowResource, StageStore
+from e2e_assets.orchestration.resources import (
+    DRILL_TAG,
+    SHADOW_TAG,
+    MlflowResource,
+    StageStore,
+    handoff_run_id,
+)
 from e2e_assets.protocol import monitor_context
 from e2e_assets.sinks import shadow_table
 from e2e_assets.spec import Journey
@@ -39,8 +45,8 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
     def _check(context: dg.AssetCheckExecutionContext, mlflow: MlflowResource,
                e2e_store: StageStore) -> dg.AssetCheckResult:
         served = mlflow.served(journey, context.run.tags)
-        store = e2e_store.for_run(journey, context.run.run_id)
-        mine = store.record(context.run.run_id, stage)
+        store = e2e_store.for_run(journey, handoff_run_id(context.run))
+        mine = store.record(store.run_id, stage)
         try:  # the output this run wrote, else the journey's latest, digest verified
             output = store.read(mine.ref) if mine is not None else store.read_latest(stage)
         except E2EAssetsError as exc:  # always a result: a check with none lets all pass

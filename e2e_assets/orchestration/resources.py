@@ -18,6 +18,14 @@ UNBLESSED_TAG = "e2e/allow_unblessed"
 SHADOW_TAG = "e2e/shadow"
 # A drill (faults injected on purpose): shadow sink like a validation run, checks as in production.
 DRILL_TAG = "e2e/drill"
+# A headless journey run is one Dagster run per stage, in order, sharing this tag: its value (the
+# first stage run's id) keys the stages' hand-off, so each stage reads what the one before wrote.
+JOURNEY_RUN_TAG = "e2e/journey_run"
+
+
+def handoff_run_id(run: dg.DagsterRun) -> str:
+    """The id that keys ``run``'s stage hand-offs: its journey run's, else its own."""
+    return run.tags.get(JOURNEY_RUN_TAG, run.run_id)
 
 
 def pin_tags(pins: Mapping[str, str], prefix: str = PIN_TAG_PREFIX) -> dict[str, str]:

@@ -7,7 +7,8 @@ in Dagster. The instance is the home's, so every headless run shows up in ``dags
 """
 
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from time import perf_counter
 from typing import Any
@@ -23,13 +24,14 @@ from e2e_assets.errors import (
 )
 from e2e_assets.home import Home
 from e2e_assets.identity import definition_tags, served_tags
-from e2e_assets.orchestration.checks import NOT_EVALUATED
+from e2e_assets.orchestration.checks import NOT_EVALUATED, is_setting
 from e2e_assets.orchestration.factory import build_journey_definitions, journey_job_name
 from e2e_assets.orchestration.instance import instance_for, process_tags
 from e2e_assets.orchestration.resources import (
     ALIAS_TAG,
     BASELINE_TAG_PREFIX,
     DRILL_TAG,
+    JOURNEY_RUN_TAG,
     SHADOW_TAG,
     pin_tags,
     unblessed_tag,
@@ -76,11 +78,34 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
             **({SHADOW_TAG: "true"} if shadow else {}),
             **({DRILL_TAG: ", ".join(drill)} if drill else {}),
             **({ALIAS_TAG: alias} if alias else {}), **(tags or {})}
-    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
-                                    run_config=_QUIET)
-    run = summarize(journey, result, served.summary(), perf_counter() - started)
+    results = _run_stage_by_stage(journey, job, instance, tags)
+    run = summarize(journey, results, served.summary(), perf_counter() - started)
     return replace(run, unblessed_allowed=bool(served.allow_unblessed) and not validation,
                    drill=drill)
+
+
+def _run_stage_by_stage(journey: Journey, job: dg.JobDefinition, instance: dg.DagsterInstance,
+                        tags: Mapping[str, str]) -> list[Any]:
+    """One Dagster run per stage, in order, stopping after the first that does not succeed.
+
+    Why not one run: Dagster plans every check of a run when it creates it, and shows each
+    planned check that never reported as "execution failed" once the run fails. A blocked score
+    would then paint every check of decide and deliver red although none ran. Run by run, the
+    blocked stage's run fails (alerting sees it), and the stages after it are never planned:
+    their checks keep their last real result. The runs share ``e2e/journey_run`` (the first
+    run's id), which keys the hand-off, so each stage reads what the one before it wrote."""
+    journey_run = str(uuid.uuid4())  # Dagster's run ids are uuid4 strings too
+    results: list[Any] = []
+    for stage in journey.stages:
+        result = job.execute_in_process(
+            instance=instance, tags={**tags, JOURNEY_RUN_TAG: journey_run},
+            raise_on_error=False, run_config=_QUIET,
+            asset_selection=[dg.AssetKey([journey.name, stage])],
+            run_id=journey_run if not results else None)
+        results.append(result)
+        if not result.success:
+            break
+    return results
 
 
 def _baseline_pins(served: ServedModels) -> dict[str, str]:
@@ -92,14 +117,17 @@ def _baseline_pins(served: ServedModels) -> dict[str, str]:
     return out
 
 
-def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float) -> JourneyRun:
+def summarize(journey: Journey, results: Sequence[Any], model: dict[str, str],
+              wall: float) -> JourneyRun:
+    """One journey run from its Dagster runs' results (one per stage, or one for all)."""
     by_stage: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
+    for event in (e for r in results for e in r.get_asset_materialization_events()):
         mat = event.materialization
         by_stage[mat.asset_key.path[-1]] = {k: getattr(v, "value", v)
                                             for k, v in mat.metadata.items()}
-    failed_steps = {e.step_key for e in result.get_step_failure_events()}
-    checks = tuple(_outcome(e) for e in result.get_asset_check_evaluations())
+    failures = [e for r in results for e in r.get_step_failure_events()]
+    failed_steps = {e.step_key for e in failures}
+    checks = tuple(_outcome(e) for r in results for e in r.get_asset_check_evaluations())
     blocked = {c.stage for c in checks if c.failed and c.blocking}
     stages = []
     for stage in journey.stages:
@@ -112,10 +140,11 @@ def summarize(journey: Journey, result: Any, model: dict[str, str], wall: float)
             failed = any(k.endswith(f"__{stage}") for k in failed_steps)
             status = "blocked" if stage in blocked else "failed" if failed else "skipped"
             stages.append(StageResult(stage, status))
-    error, code = _first_error(result)
-    return JourneyRun(journey=journey.name, run_id=result.run_id, stages=tuple(stages),
+    error, code = _first_error(failures)
+    return JourneyRun(journey=journey.name, run_id=results[0].run_id, stages=tuple(stages),
                       checks=checks + _never_ran(journey, checks, stages), error=error,
-                      error_exit_code=code, model=model, wall_time_s=wall)
+                      error_exit_code=code, model=model, wall_time_s=wall,
+                      dagster_run_ids=tuple(r.run_id for r in results))
 
 
 def _never_ran(journey: Journey, checks: tuple[CheckOutcome, ...],
@@ -139,7 +168,7 @@ def _never_ran(journey: Journey, checks: tuple[CheckOutcome, ...],
 
 
 def _outcome(evaluation: Any) -> CheckOutcome:
-    meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+    meta = {k: _number_again(k, getattr(v, "value", v)) for k, v in evaluation.metadata.items()}
     severity = "warn" if evaluation.severity == dg.AssetCheckSeverity.WARN else "error"
     return CheckOutcome(stage=evaluation.asset_key.path[-1], name=evaluation.check_name,
                         passed=bool(evaluation.passed), severity=severity,
@@ -154,10 +183,20 @@ def _outcome(evaluation: Any) -> CheckOutcome:
                                 if isinstance(v, dg.TableMetadataValue)})
 
 
-def _first_error(result: Any) -> tuple[str | None, int | None]:
+def _number_again(key: str, value: Any) -> Any:
+    """A setting Dagster was given as text (kept out of its plots) as the number it is."""
+    if isinstance(value, str) and is_setting(key):
+        try:
+            return int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _first_error(failures: Sequence[Any]) -> tuple[str | None, int | None]:
     """The first step failure that is not a blocking check, with the exit code its class
     carries (1 for an error from outside e2e-assets: the journey under test broke)."""
-    for event in result.get_step_failure_events():
+    for event in failures:
         error = event.step_failure_data.error
         chain = []
         while error is not None:

@@ -51,12 +51,15 @@ def test_clean_run_materializes_every_stage_with_provenance(home: Path, name: st
 
     instance = instance_for(h)
     mv = client_for(h.tracking_uri).get_model_version_by_alias(name, "champion")
-    for stage in ("ingest", "features", "score", "decide", "deliver"):
+    # One Dagster run per stage, in order; the first run's id keys the journey run's hand-off.
+    assert len(run.dagster_run_ids) == 5 and run.dagster_run_ids[0] == run.run_id
+    for stage, dagster_run_id in zip(journey.stages, run.dagster_run_ids, strict=True):
         meta = materialization(instance, name, stage)
-        assert meta["dagster_run_id"] == run.run_id
+        assert meta["dagster_run_id"] == dagster_run_id
+        assert meta.get("journey_run_id", run.run_id) == run.run_id
         assert meta["model_version"] == str(mv.version) and meta["model_run_id"] == mv.run_id
         assert meta["config_digest"] == journey.config_digest
-        assert meta["seed"] == journey.spec.seed
+        assert meta["seed"] == str(journey.spec.seed)  # text: a setting, not plotted
         assert meta["git_commit"].removesuffix("+dirty") == HEAD, meta["git_commit"]
         assert meta["package_version"] == "0.1.0"
         stored = pd.read_parquet(h.storage / name / "runs" / run.run_id / f"{stage}.parquet")
@@ -76,7 +79,7 @@ def test_rerun_does_not_duplicate_sink_rows(home: Path) -> None:
     rows = first.stages[-1].rows_out
     assert count_rows(h.database_url, "credit_decisions") == rows
     meta = materialization(instance_for(h), "credit_approval", "deliver")
-    assert meta["sink_rows_replaced"] == rows and meta["dagster_run_id"] == second.run_id
+    assert meta["sink_rows_replaced"] == rows and meta["dagster_run_id"] == second.dagster_run_ids[-1]
 
 
 def test_raising_stage_fails_the_run_and_writes_nothing(home: Path, tmp_path: Path) -> None:

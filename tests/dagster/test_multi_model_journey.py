@@ -115,9 +115,9 @@ def test_clean_run_serves_both_models_and_delivers_every_request(fc_home: Path) 
     assert fraud.run_id != credit.run_id
     instance = instance_for(h)
     metas: dict[str, dict[str, Any]] = {}
-    for stage in STAGES:
+    for stage, dagster_run_id in zip(STAGES, run.dagster_run_ids, strict=True):
         meta = materialization(instance, stage)
-        assert meta is not None and meta["dagster_run_id"] == run.run_id, stage
+        assert meta is not None and meta["dagster_run_id"] == dagster_run_id, stage
         metas[stage] = meta
     records = [instance.get_latest_materialization_event(dg.AssetKey([NAME, s])) for s in STAGES]
     timestamps = [r.timestamp for r in records if r is not None]

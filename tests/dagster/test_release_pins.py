@@ -39,7 +39,7 @@ def test_an_alias_moved_mid_run_does_not_change_the_runs_version(home: Path,
         record = instance.fetch_materializations(dg.AssetKey(["credit_approval", stage]),
                                                  limit=1).records[0]
         meta = record.asset_materialization.metadata
-        assert record.run_id == run.run_id and meta["model_version"].value == "1", stage
+        assert record.run_id in run.dagster_run_ids and meta["model_version"].value == "1", stage
 
     # The next run resolves the alias again: a version the gate never put there is refused.
     after = run_journey(reference, h)

@@ -39,7 +39,8 @@ def test_run_records_model_version_and_digest_in_mlflow_and_event_log(home: Path
                                               limit=1).records
     meta = {k: getattr(v, "value", v)
             for k, v in records[0].asset_materialization.metadata.items()}
-    assert meta["dagster_run_id"] == run["run_id"]
+    assert meta["dagster_run_id"] == run["dagster_run_ids"][2]  # score: the third stage's run
+    assert meta["journey_run_id"] == run["run_id"]
     assert (meta["model_name"], meta["model_version"], meta["model_run_id"]) == (
         "credit_approval", str(mv.version), mv.run_id)
     stored = pd.read_parquet(home / "storage" / "credit_approval" / "runs" / run["run_id"] /

@@ -158,15 +158,26 @@ def _dagster_instance(home: Path):
 
 
 def _materialized(instance, run_id: str) -> dict[str, dict]:
-    """stage -> the metadata of its materialization in run ``run_id``."""
+    """stage -> the metadata of its materialization in journey run ``run_id`` (its Dagster
+    runs, one per stage, share the tag ``e2e/journey_run``)."""
     import dagster as dg
 
     out = {}
-    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-        mat = entry.asset_materialization
-        out[mat.asset_key.path[-1]] = {k: getattr(v, "value", v)
-                                       for k, v in mat.metadata.items()}
+    for run in _dagster_runs(instance, run_id):
+        for entry in instance.all_logs(run.run_id,
+                                       of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+            mat = entry.asset_materialization
+            out[mat.asset_key.path[-1]] = {k: getattr(v, "value", v)
+                                           for k, v in mat.metadata.items()}
     return out
+
+
+def _dagster_runs(instance, journey_run: str) -> list:
+    """The Dagster runs of one journey run, oldest first."""
+    import dagster as dg
+
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={"e2e/journey_run": journey_run}))
+    return sorted(runs, key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp)
 
 
 # -- 1. champion and challenger at the same moment -------------------------------------------
@@ -298,11 +309,18 @@ def test_champion_and_challenger_started_together_never_mix(
                 for stage in ("score", "decide", "deliver"):
                     assert meta[stage]["model_version"] == version, (alias, stage)
                     assert meta[stage]["model_alias"] == alias, (alias, stage)
-                    assert meta[stage]["dagster_run_id"] == run_ids[alias]
+                    assert meta[stage].get("journey_run_id", meta[stage]["dagster_run_id"]) \
+                        == run_ids[alias]
                 assert meta["deliver"]["data_digest"] == record["ref"]["data_digest"]
             # The two runs did run at the same time (else this trial proves nothing).
-            a, b = (instance.get_run_record_by_id(run_ids[alias]) for alias in want)
-            assert a.start_time < b.end_time and b.start_time < a.end_time, (
+            spans = []
+            for alias in want:  # from its first stage's start to its last stage's end
+                records = [instance.get_run_record_by_id(r.run_id)
+                           for r in _dagster_runs(instance, run_ids[alias])]
+                spans.append((min(r.start_time for r in records),
+                              max(r.end_time for r in records)))
+            (a_start, a_end), (b_start, b_end) = spans
+            assert a_start < b_end and b_start < a_end, (
                 f"trial {trial}: the runs did not overlap")
         finally:
             instance.dispose()
@@ -375,10 +393,11 @@ def _after_kill(home: Path, tmp_path: Path, pid: int, normal: Path,
     # What kill -9 leaves: a STARTED run, and its stages up to decide in its own folder.
     instance = _dagster_instance(home)
     try:
-        killed = instance.get_runs(filters=dg.RunsFilter(tags={PID_TAG: str(pid)}))
-        assert len(killed) == 1, killed
-        killed_id = killed[0].run_id
-        assert killed[0].status == dg.DagsterRunStatus.STARTED
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={PID_TAG: str(pid)}))
+        # one Dagster run per stage: ingest..decide finished, deliver's was killed
+        assert sorted(r.status.value for r in runs) == ["STARTED"] + ["SUCCESS"] * 4, runs
+        killed = next(r for r in runs if r.status == dg.DagsterRunStatus.STARTED)
+        killed_step, killed_id = killed.run_id, killed.tags["e2e/journey_run"]
     finally:
         instance.dispose()
     killed_dir = _run_dir(home, "credit_approval", killed_id)
@@ -395,13 +414,14 @@ def _after_kill(home: Path, tmp_path: Path, pid: int, normal: Path,
 
     instance = _dagster_instance(home)
     try:
-        run = instance.get_run_by_id(killed_id)
+        run = instance.get_run_by_id(killed_step)
         assert run is not None and run.status == dg.DagsterRunStatus.FAILURE, run
-        failures = instance.all_logs(killed_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        failures = instance.all_logs(killed_step, of_type=dg.DagsterEventType.RUN_FAILURE)
         assert len(failures) == 1, failures
         message = failures[0].dagster_event.message or failures[0].user_message
         assert f"pid {pid}" in message and "killed" in message, message
-        assert instance.get_run_by_id(third_id).status == dg.DagsterRunStatus.SUCCESS
+        assert {r.status for r in _dagster_runs(instance, third_id)} == {
+            dg.DagsterRunStatus.SUCCESS}
     finally:
         instance.dispose()
 
@@ -432,7 +452,8 @@ def test_concurrent_first_runs_in_a_fresh_home(home: Path, tmp_path: Path) -> No
         instance = _dagster_instance(home)
         try:
             runs = instance.get_runs()
-            assert len(runs) == 5
+            assert len({r.tags["e2e/journey_run"] for r in runs}) == 5  # journey runs
+            assert len(runs) == 25  # five stages each, one Dagster run per stage
             assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
         finally:
             instance.dispose()

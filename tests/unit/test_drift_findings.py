@@ -15,8 +15,8 @@ from scipy import stats
 from e2e_assets import drift
 from e2e_assets.checks import drift as drift_check
 from e2e_assets.checks.base import StageCheckContext, get_kind
-from e2e_assets.drift.prepared import _CACHE, FAST_METHODS
 from e2e_assets.checks.drift import logged_frame
+from e2e_assets.drift.prepared import _CACHE, FAST_METHODS
 from e2e_assets.errors import E2EAssetsError, SpecError
 from e2e_assets.frames import frame_digest, write_parquet_atomic
 from e2e_assets.model_registry import (
@@ -208,3 +208,21 @@ def test_holdout_reference_needs_holdout_logged(tmp_path: Path) -> None:
     with pytest.raises(E2EAssetsError, match=r"logged no held-out requests .*register_model\("
                                              r"\.\.\., holdout="):
         logged_frame(uri, model, "holdout")
+
+
+def test_histogram_bins_share_rows_per_bin_by_hand() -> None:
+    """Shares per bin over shared edges (1st..99th percentile of both samples, tails clipped
+    into the end bins): counted by hand on small samples."""
+    from e2e_assets.checks.drift import HISTOGRAM_BIN_COUNT as N_BINS
+    from e2e_assets.checks.drift import histogram_bins
+
+    ref = pd.DataFrame({"x": [0.0] * 50 + [100.0] * 50, "c": ["a"] * 75 + ["b"] * 25})
+    cur = pd.DataFrame({"x": [0.0] * 10 + [100.0] * 90, "c": ["a"] * 25 + ["b"] * 75})
+    rows = histogram_bins(ref, cur, ["x", "c"])
+    x = [r for r in rows if r["column"] == "x"]
+    assert len(x) == N_BINS
+    assert (x[0]["reference_share"], x[0]["current_share"]) == (0.5, 0.1)
+    assert (x[-1]["reference_share"], x[-1]["current_share"]) == (0.5, 0.9)
+    assert all(r["reference_share"] == r["current_share"] == 0 for r in x[1:-1])
+    c = {r["bin"]: (r["reference_share"], r["current_share"]) for r in rows if r["column"] == "c"}
+    assert c == {"a": (0.75, 0.25), "b": (0.25, 0.75)}

@@ -81,3 +81,37 @@ def test_check_descriptions_say_what_the_check_is_set_to_do() -> None:
     assert "alpha=0.001667" in check_description(checks[("decide", "challenger")])
     plain = check_description(checks[("ingest", "expectations")])
     assert plain == "The stage's data meets its GX expectation suite. [error, blocking]"
+
+
+def test_dagster_metadata_shows_markdown_as_markdown_and_settings_as_text() -> None:
+    """Histograms render as markdown, not one raw line; constant counters and settings are
+    text (Dagster plots every number run after run); measurements stay numbers; the summary is
+    the description, not repeated in the metadata."""
+    from e2e_assets.checks.base import CheckResult, Markdown
+    from e2e_assets.checks.runner import EvaluatedCheck
+    from e2e_assets.orchestration.checks import to_check_result
+    from e2e_assets.orchestration.run import _number_again
+
+    md = metadata_value(Markdown("| column | reference |\n|---|---|\n| x | `▁█` |"), "histograms")
+    assert isinstance(md, dg.MarkdownMetadataValue)
+    assert isinstance(metadata_value("| a |", "note"), str)  # plain text stays text
+    for key, value in (("golden_rows", 500), ("rows_expected", 1337), ("alpha", 0.05),
+                       ("abs_tolerance", 1e-9), ("p95_budget_ms", 121.5)):
+        shown = metadata_value(value, key)
+        assert isinstance(shown, dg.TextMetadataValue), key
+        assert _number_again(key, shown.value) == value  # the JSON report keeps the number
+    assert metadata_value(0.0049, "max_abs_diff") == 0.0049
+    assert metadata_value(3, "diverged_rows") == 3
+
+    class _Journey:
+        name = "j"
+
+    evaluated = EvaluatedCheck(stage="score", name="golden", kind="golden", severity="error",
+                               blocking=True, result=CheckResult(False, "p_default differs",
+                                                                 {"golden_rows": 500}))
+    result = to_check_result(_Journey(), evaluated, {})  # type: ignore[arg-type]
+    assert result.description == "p_default differs" and "summary" not in result.metadata
+    long = EvaluatedCheck(stage="score", name="golden", kind="golden", severity="error",
+                          blocking=True, result=CheckResult(False, "x" * 1500))
+    cut = to_check_result(_Journey(), long, {})  # type: ignore[arg-type]
+    assert len(cut.description or "") == 1000 and cut.metadata["summary"].value == "x" * 1500

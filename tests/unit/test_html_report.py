@@ -89,3 +89,26 @@ def test_written_atomically(tmp_path: Path) -> None:
     path = write_html_report([_run()], tmp_path / "r" / "credit.html")
     assert path.read_text().startswith("<!DOCTYPE html>")
     assert [p.name for p in path.parent.iterdir()] == ["credit.html"]
+
+
+def test_drifted_columns_are_drawn_as_inline_svg_histograms() -> None:
+    """Reference and current bars per bin, heights proportional to the shares: for the bin
+    holding 50% of the reference and 10% of the current rows, the current bar is 1/5 as tall."""
+    bins = [{"column": "income", "bin": "0..10", "reference_share": 0.5, "current_share": 0.1},
+            {"column": "income", "bin": "10..20", "reference_share": 0.5, "current_share": 0.9},
+            {"column": "home", "bin": "rent", "reference_share": 0.3, "current_share": 0.7}]
+    drift = CheckOutcome("score", "score_drift", False, "error", True, "1 of 2 columns drifted",
+                         kind="drift", metadata={"histograms": "| column | ... |"},
+                         tables={"histogram_bins": bins,
+                                 "columns": [{"column": "income", "drifted": True}]})
+    html = html_report([JourneyRun(journey="j", run_id="r", stages=(), checks=(drift,))])
+    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.DOTALL)
+    assert len(svgs) == 2 and "histogram of income" in svgs[0] and "histogram of home" in svgs[1]
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', svgs[0])]
+    assert len(heights) == 4  # two bins, reference and current each
+    ref_first, cur_first, ref_second, cur_second = heights
+    assert cur_second == max(heights) and abs(cur_first / cur_second - 0.1 / 0.9) < 0.01
+    assert abs(ref_first - ref_second) < 0.01
+    assert "| column |" not in html  # the markdown twin is for Dagster, not this report
+    assert "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
