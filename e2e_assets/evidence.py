@@ -35,8 +35,13 @@ def is_records(value: Any) -> bool:
 
 
 def row_failed(row: Mapping[str, Any]) -> bool:
+    """A row that says it failed; a row with a verdict of its own (success, passed) is judged
+    by it alone: an expectation that passed within its ``mostly`` has unexpected values, and
+    did not fail."""
     if any(key in row and row[key] == bad for key, bad in _FAILED_WHEN):
         return True
+    if "success" in row or "passed" in row:
+        return False
     return any(isinstance(row.get(k), (int, float)) and not isinstance(row.get(k), bool)
                and row[k] > 0 for k in _FAILED_WHEN_POSITIVE)
 

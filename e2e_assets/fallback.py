@@ -96,6 +96,11 @@ class FallbackOutcome:
                 "model_failures": len(self.failures), "fallback_reason": self.reason or "none",
                 "attempt_log": "; ".join(a.describe() for a in self.attempts) or "none"}
 
+    def attempt_records(self) -> list[dict[str, Any]]:
+        """Every try of the model, as evidence rows (the failed ones first in a report)."""
+        return [{"chunk": a.chunk, "attempt": a.number, "waited_s": a.waited_s,
+                 "passed": a.error is None, "error": a.error or ""} for a in self.attempts]
+
 
 def serve_with_fallback(journey: Journey, stage: str, df: pd.DataFrame,
                         load_model: Callable[[], Any], *,

@@ -140,7 +140,7 @@ def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: 
         column = cfg["kwargs"].get("column")
         raised = (d.get("exception_info") or {}).get("raised_exception")
         rows.append({"expectation": cfg["type"], "column": column, "success": d["success"],
-                     "expected": expected_text(cfg["kwargs"]),
+                     "expected": expected_text(cfg["kwargs"], cfg["type"]),
                      "severity": str(cfg.get("severity") or "critical"),
                      "observed_value": _short(res.get("observed_value")),
                      "unexpected_count": res.get("unexpected_count"),
@@ -170,7 +170,15 @@ def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: 
     return CheckResult(True, f"{len(rows)} expectations met on {where}", meta)
 
 
-def expected_text(kwargs: dict[str, Any]) -> str:
+_NAMED_BY_TYPE = {"expect_column_values_to_not_be_null": "not null",
+                  "expect_column_values_to_be_null": "null",
+                  "expect_column_values_to_be_unique": "unique",
+                  "expect_column_to_exist": "present"}
+_NOT_EXPECTATIONS = ("column", "mostly", "result_format", "batch_id", "meta", "catch_exceptions",
+                     "include_config")
+
+
+def expected_text(kwargs: dict[str, Any], expectation_type: str = "") -> str:
     """What an expectation expects, from its kwargs: 'between 0 and 1 (mostly 0.99)'."""
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     parts = []
@@ -190,8 +198,13 @@ def expected_text(kwargs: dict[str, Any]) -> str:
         parts.append(f"of type {kwargs['type_']}")
     if kwargs.get("column_list") is not None:
         parts.append(f"columns {list(kwargs['column_list'])}")
+    if kwargs.get("column_set") is not None:
+        parts.append(f"columns {sorted(map(str, kwargs['column_set']))}"
+                     + (" exactly" if kwargs.get("exact_match", True) else " at least"))
+    if not parts and expectation_type in _NAMED_BY_TYPE:
+        parts.append(_NAMED_BY_TYPE[expectation_type])
     if not parts:
-        rest = {k: v for k, v in kwargs.items() if k not in ("column", "mostly", "result_format")}
+        rest = {k: v for k, v in kwargs.items() if k not in _NOT_EXPECTATIONS}
         parts.append(json.dumps(rest, default=str, sort_keys=True) if rest else "as named")
     if kwargs.get("mostly") is not None:
         parts.append(f"(mostly {kwargs['mostly']})")

@@ -52,7 +52,7 @@ def check_fallback(ctx: StageCheckContext, options: Options) -> CheckResult:
     if outcome is None:
         raise RuntimeError(f"stage '{ctx.stage}' declares a fallback, and the stage protocol "
                            f"recorded no fallback outcome for it")
-    metadata = outcome.facts()
+    metadata: dict[str, Any] = {**outcome.facts(), "attempts": outcome.attempt_records()}
     retried = (f"; {outcome.retries} retr{'y' if outcome.retries == 1 else 'ies'}"
                if outcome.retries else "")
     if not outcome.fallback_rows:

@@ -117,7 +117,24 @@ def latency_verdict(stage: str, wall_s: float, rows: int, options: LatencyOption
                 f"stage '{stage}' took", judged_ms, budget, expected, len(baseline_per_1k),
                 f"{base:.1f} ms per 1,000 requests", slowdown, options.factor,
                 options.floor_ms))
+    metadata["budgets"] = budget_records(metadata, options)
     return LatencyVerdict(not problems, tuple(problems), metadata)
+
+
+def budget_records(m: dict[str, Any], options: LatencyOptions) -> list[dict[str, Any]]:
+    """Each budget the timing was held to, with what was observed: the evidence table."""
+    rows = [{"budget": "max_batch_ms", "observed_ms": m["wall_ms"],
+             "limit_ms": options.max_batch_ms, "breached": m["wall_ms"] > options.max_batch_ms}]
+    cost = m["ms_per_1k_requests"]
+    if options.max_ms_per_1k is not None and cost is not None:
+        rows.append({"budget": "max_ms_per_1k", "observed_ms": cost,
+                     "limit_ms": options.max_ms_per_1k, "breached": cost > options.max_ms_per_1k})
+    if "regression_budget_ms" in m:
+        rows.append({"budget": f"regression (x{options.factor:g} the champion's baseline, "
+                               f"floor {options.floor_ms:g} ms)",
+                     "observed_ms": m["judged_ms"], "limit_ms": m["regression_budget_ms"],
+                     "breached": m["judged_ms"] > m["regression_budget_ms"]})
+    return rows
 
 
 @register("latency", options=LatencyOptions)

@@ -194,7 +194,10 @@ def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> 
     job = dg.define_asset_job(journey_job_name(journey),
                               selection=dg.AssetSelection.groups(journey.name),
                               description=journey.spec.description or None,
-                              tags=definition_tags(journey))
+                              tags=definition_tags(journey),
+                              # the stages run one after another: a process per step would
+                              # only import the code location again for each
+                              executor_def=dg.in_process_executor)
     monitor_checks = build_monitor_checks(journey)
     drift_jobs, schedules = build_drift_job_and_schedule(journey, monitor_checks)
     return dg.Definitions.merge(

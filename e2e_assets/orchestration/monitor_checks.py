@@ -99,7 +99,10 @@ def build_drift_job_and_schedule(journey: Journey, checks: list[dg.AssetChecksDe
     job = dg.define_asset_job(drift_checks_job_name(journey),
                               selection=dg.AssetSelection.checks(*keys),
                               description=f"Re-evaluate {journey.name}'s drift checks on the "
-                                          f"stored stage outputs (no stage re-runs).")
+                                          f"stored stage outputs (no stage re-runs).",
+                              # one process for the run: a process per check step would import
+                              # the code location again for each (seconds each, for no gain)
+                              executor_def=dg.in_process_executor)
     schedule = dg.ScheduleDefinition(name=f"{journey.name}_drift_schedule", job=job,
                                      cron_schedule=cron,
                                      default_status=dg.DefaultScheduleStatus.STOPPED)

@@ -45,6 +45,9 @@ def test_what_counts_as_failed_and_as_a_table() -> None:
     assert row_failed({"drifted": True}) and not row_failed({"drifted": False})
     assert row_failed({"unexpected_count": 2}) and not row_failed({"unexpected_count": 0})
     assert not row_failed({"column": "a", "count": 9})
+    # an expectation that passed within its 'mostly' has unexpected values and did not fail
+    assert not row_failed({"success": True, "unexpected_count": 10})
+    assert row_failed({"success": False, "unexpected_count": 0})
     assert is_records([{"a": 1}]) and not is_records([]) and not is_records(["a"])
     assert not is_records("ab") and not is_records({"a": 1})
 
@@ -65,6 +68,11 @@ def test_expected_text_names_the_bounds() -> None:
     assert expected_text({"column": "s", "value_set": list(range(10))}) == \
         "in [0, 1, 2, 3, 4, 5, 6, 7] (+2 more)"
     assert expected_text({"column": "s"}) == "as named"
+    # GX's own kwargs are not what is expected; a type with no bounds says what it expects
+    assert expected_text({"column": "s", "batch_id": "pandas-frame", "mostly": 0.98},
+                         "expect_column_values_to_not_be_null") == "not null (mostly 0.98)"
+    assert expected_text({"column_set": ["b", "a"], "batch_id": "x"},
+                         "expect_table_columns_to_match_set") == "columns ['a', 'b'] exactly"
     assert expected_text({"column": "s", "regex": "^[A-Z]+$"}) == "matching '^[A-Z]+$'"
 
 

@@ -148,3 +148,20 @@ def test_a_baseline_written_before_versions_reads_as_unknown_version(tmp_path: P
     assert read_baseline(path, "score") == [9.5, 9.7]
     assert champion_baseline(path, "score", "ms_per_1k", "m:1", 5).values == (9.5, 9.7)
     assert read_calibrations(path) == [4.0]
+
+
+def test_the_budgets_table_holds_each_limit_and_what_was_observed() -> None:
+    """Evidence as a table: 1,200 ms against max_batch_ms 1,000 is breached; 3 s per 1,000
+    requests (1,200 ms over 400 rows) against max_ms_per_1k 5,000 is not; a baseline of
+    100 ms per 1,000 gives 40 ms expected, and the regression budget max(3 x 40, 40 + 400)."""
+    from e2e_assets.checks.latency import LatencyOptions, latency_verdict
+    from e2e_assets.evidence import evidence_table
+
+    options = LatencyOptions(max_batch_ms=1000, max_ms_per_1k=5000)
+    verdict = latency_verdict("score", 1.2, 400, options, baseline_per_1k=[100.0])
+    rows = {r["budget"].split(" ")[0]: r for r in verdict.metadata["budgets"]}
+    assert rows["max_batch_ms"]["observed_ms"] == 1200 and rows["max_batch_ms"]["breached"]
+    assert rows["max_ms_per_1k"]["observed_ms"] == 3000 and not rows["max_ms_per_1k"]["breached"]
+    assert rows["regression"]["limit_ms"] == 440 and rows["regression"]["breached"]
+    table = evidence_table(verdict.metadata["budgets"])
+    assert [r["breached"] for r in table.rows] == [True, True, False]  # breached rows first
