@@ -84,8 +84,9 @@ def main() -> None:
                 rows.append((journey, runs))
     print(f"checks-only drift job under dagster dev, {repeat} launches per journey "
           f"(median; machine: {os.cpu_count()} cores)")
-    head = ("journey", "status", "end to end s", "queued s", "worker start s", "steps s",
-            "slowest step")
+    head = ("journey", "status", "end to end s",
+            "launch to run start s (queue, new process, code import)",
+            "run start to first step s", "steps s", "slowest step")
     print(" | ".join(head))
     for journey, runs in rows:
         def med(values: list[float]) -> str:

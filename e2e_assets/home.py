@@ -27,6 +27,13 @@ _DAGSTER_YAML = """\
 # Written by e2e-assets. Local instance for headless runs and `dagster dev`.
 telemetry:
   enabled: false
+# `dagster dev` queues runs launched from the UI; its daemon looks every 5 s by default, which
+# was half of a checks-only drift job's time. Once a second:
+run_coordinator:
+  module: dagster
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
 """
 
 

@@ -92,3 +92,17 @@ def test_owners_kinds_and_table_names_come_from_the_spec(tmp_path: object) -> No
 def test_asset_owners_keep_emails_and_team_prefixes() -> None:
     assert asset_owners(["ml@corp.example", "team:risk", "platform"]) == [
         "ml@corp.example", "team:risk", "team:platform"]
+
+
+def test_the_home_instance_dequeues_ui_runs_every_second(tmp_path: Path) -> None:
+    """`dagster dev` queues UI-launched runs; the daemon's default 5 s poll was half of a
+    checks-only job's time. The home's dagster.yaml makes it 1 s, and the instance loads it."""
+    from e2e_assets.orchestration.instance import instance_for
+
+    instance = instance_for(Home.from_env(str(tmp_path)))
+    try:
+        coordinator = instance.run_coordinator
+        assert isinstance(coordinator, dg.QueuedRunCoordinator)
+        assert coordinator.dequeue_interval_seconds == 1
+    finally:
+        instance.dispose()
