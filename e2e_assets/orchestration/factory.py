@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from e2e_assets.checks.contract import ColumnContract, ContractOptions
 from e2e_assets.db import url_backend
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.home import Home
@@ -135,7 +136,9 @@ def _to_dagster(journey: Journey, outcome: StageOutcome) -> Iterator[Any]:
                     for r in results)
         return
     out = outcome.output
-    schema = dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in out.dtypes.items()])
+    declared = declared_columns(journey, outcome.stage)
+    schema = dg.TableSchema(columns=[_column(str(c), str(t), declared.get(str(c)))
+                                     for c, t in out.dtypes.items()])
     described = {**outcome.provenance.as_dict(), **outcome.facts}
     metadata = {**{k: metadata_value(v, k) for k, v in described.items()},
                 "dagster/row_count": len(out), "dagster/column_schema": schema,
@@ -143,6 +146,34 @@ def _to_dagster(journey: Journey, outcome: StageOutcome) -> Iterator[Any]:
                 "checks_failed": sum(not c.result.passed for c in outcome.checks),
                 "preview": dg.MetadataValue.md(out.head(5).to_markdown(index=False))}
     yield dg.MaterializeResult(metadata=metadata, check_results=results)
+
+
+def declared_columns(journey: Journey, stage: str) -> dict[str, ColumnContract]:
+    """What the stage's ``contract`` checks (against declared columns) say of its columns."""
+    out: dict[str, ColumnContract] = {}
+    for check in journey.checks_for(stage):
+        options = check.options
+        if isinstance(options, ContractOptions) and options.against == "columns":
+            out.update(options.columns)
+    return out
+
+
+def column_description(contract: ColumnContract) -> str:
+    """'float, not null, in [0, 1]': the declared contract of one column, in words."""
+    parts = [contract.type, "nullable" if contract.nullable else "not null"]
+    if contract.allowed is not None:
+        parts.append(f"one of {contract.allowed}")
+    if contract.min is not None or contract.max is not None:
+        parts.append(f"in [{'-inf' if contract.min is None else f'{contract.min:g}'}, "
+                     f"{'inf' if contract.max is None else f'{contract.max:g}'}]")
+    return "declared: " + ", ".join(parts)
+
+
+def _column(name: str, dtype: str, contract: ColumnContract | None) -> dg.TableColumn:
+    if contract is None:
+        return dg.TableColumn(name, dtype)
+    return dg.TableColumn(name, dtype, description=column_description(contract),
+                          constraints=dg.TableColumnConstraints(nullable=contract.nullable))
 
 
 def build_journey_assets(journey: Journey) -> list[dg.AssetsDefinition]:

@@ -43,3 +43,20 @@ def test_definition_and_served_tags() -> None:
     assert served_tags({"name": "m", "version": "7", "alias": "challenger", "run_id": "r"}) == {
         "e2e/model": "m", "e2e/model_version": "7", "e2e/alias": "challenger"}
     assert served_tags({}) == {}
+
+
+def test_column_descriptions_come_from_the_declared_contract() -> None:
+    """deliver's contract declares its columns: the materialization's column schema says so,
+    with the nullable constraint; a column the contract does not name has no description."""
+    from e2e_assets.checks.contract import ColumnContract
+    from e2e_assets.orchestration.factory import _column, column_description
+
+    p = ColumnContract(type="float", min=0, max=1)
+    assert column_description(p) == "declared: float, not null, in [0, 1]"
+    decision = ColumnContract(type="string", allowed=["approve", "decline"], nullable=True)
+    assert column_description(decision) == \
+        "declared: string, nullable, one of ['approve', 'decline']"
+    column = _column("p_default", "float64", p)
+    assert column.description == "declared: float, not null, in [0, 1]"
+    assert column.constraints.nullable is False
+    assert _column("extra", "object", None).description is None
