@@ -1,5 +1,6 @@
 """Headless journey runs: check and dry-run everything first, then execute the journey job on the
-home's real Dagster instance, then summarize from its event log.
+home's real Dagster instance, one Dagster run per stage (see :func:`_run_stage_by_stage`), then
+summarize from their event logs.
 
 Every configuration error (spec, source, sink, registry, a check naming a column the data lacks)
 is found before the Dagster run starts and ends the run with exit 2; the run then never appears
