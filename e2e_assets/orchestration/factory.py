@@ -199,9 +199,25 @@ def _stage_asset(journey: Journey, stage: str) -> dg.AssetsDefinition:
         if MODEL_VERSION_TAG not in context.run.tags:  # launched from the UI or a schedule
             _tag_served_version(context, run)
         outcome = run_stage_protocol(journey, stage, run)
+        _log_failed_checks(context, outcome)
         yield from _to_dagster(journey, outcome)
 
     return _asset
+
+
+def _log_failed_checks(context: dg.AssetExecutionContext, outcome: StageOutcome) -> None:
+    """Each failed check's reason as a line of the run log, where Dagster would otherwise fold
+    it into the check's event; what a blocked stage stops, said once."""
+    for check in outcome.checks:
+        if check.result.passed:
+            continue
+        line = (f"check '{check.name}' on stage '{outcome.stage}' FAILED "
+                f"({check.severity}{', blocking' if check.blocks else ''}): "
+                f"{check.result.summary}")
+        (context.log.error if check.blocks else context.log.warning)(line)
+    if outcome.status == "blocked":
+        context.log.error(f"stage '{outcome.stage}' blocked by {', '.join(outcome.blocked_by)}: "
+                          f"nothing handed on, the stages after it will not run")
 
 
 def _tag_served_version(context: dg.AssetExecutionContext, run: RunContext) -> None:

@@ -107,6 +107,11 @@ def test_blocking_check_at_score_stops_decide_and_deliver(home: Path) -> None:
     evaluations = {(c.stage, c.name): c for c in run.checks}
     golden = evaluations[("score", "golden")]
     assert not golden.passed and golden.blocking and "p_default' differs" in golden.description
+    # the run log says why, in a line of its own, not only inside the check's event
+    logged = [e.user_message for e in instance.all_logs(run.dagster_run_ids[-1])]
+    assert any(m.startswith("check 'golden' on stage 'score' FAILED (error, blocking): ")
+               and "p_default' differs" in m for m in logged), logged
+    assert any(m.startswith("stage 'score' blocked by golden") for m in logged), logged
     assert count_rows(h.database_url, shadow) == count_rows(h.database_url, "credit_decisions") == 0
 
 
