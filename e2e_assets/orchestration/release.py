@@ -34,7 +34,7 @@ from e2e_assets.orchestration.release_jobs import (
     retrain_job,
     rollback_job,
 )
-from e2e_assets.orchestration.resources import ALIAS_TAG, SHADOW_TAG
+from e2e_assets.orchestration.resources import ALIAS_TAG, SHADOW_TAG, handoff_run_id
 from e2e_assets.spec import Journey
 from e2e_assets.spec.model import SqlSource
 
@@ -102,27 +102,33 @@ def _is_monitoring_run(journey: Journey, tags: Mapping[str, str]) -> bool:
 
 def read_drift_ticks(instance: dg.DagsterInstance, journey: Journey,
                      window: int = DRIFT_WINDOW) -> tuple[list[DriftTick], bool]:
-    """The journey's drift evaluations, one tick per run, newest first; and whether that is the
-    whole history (False when some check had more than ``window`` evaluations)."""
-    newest: dict[str, int] = {}
-    drifted: dict[str, bool] = {}
+    """The journey's drift evaluations, one tick per journey run (its Dagster runs, one per stage,
+    share ``e2e/journey_run``; a drift-checks job run is one tick of its own), newest first; and
+    whether that is the whole history (False when some check had more than ``window``
+    evaluations)."""
+    evidence: list[tuple[str, int, bool]] = []  # (Dagster run id, record id, drifted)
     complete = True
     for key in drift_check_keys(journey):
         records = instance.event_log_storage.get_asset_check_execution_history(key, limit=window)
         complete = complete and len(records) < window
         for record in records:
             evaluation = record.evaluation  # the planned event while the check has not run
-            if not isinstance(evaluation, dg.AssetCheckEvaluation) or not _is_evidence(evaluation):
-                continue
-            newest[record.run_id] = max(newest.get(record.run_id, 0), record.id)
-            drifted[record.run_id] = drifted.get(record.run_id, False) or not evaluation.passed
-    if not newest:
+            if isinstance(evaluation, dg.AssetCheckEvaluation) and _is_evidence(evaluation):
+                evidence.append((record.run_id, record.id, not evaluation.passed))
+    if not evidence:
         return [], complete
-    runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list(newest)))
-    kept = {run.run_id for run in runs if _is_monitoring_run(journey, run.tags)}
-    order = sorted((run_id for run_id in newest if run_id in kept), key=newest.__getitem__,
-                   reverse=True)
-    return [DriftTick(run_id, drifted[run_id]) for run_id in order], complete
+    runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list({e[0] for e in evidence})))
+    tick_of = {run.run_id: handoff_run_id(run) for run in runs
+               if _is_monitoring_run(journey, run.tags)}
+    newest: dict[str, int] = {}
+    drifted: dict[str, bool] = {}
+    for run_id, record_id, drift in evidence:
+        if run_id in tick_of:
+            tick = tick_of[run_id]
+            newest[tick] = max(newest.get(tick, 0), record_id)
+            drifted[tick] = drifted.get(tick, False) or drift
+    order = sorted(newest, key=newest.__getitem__, reverse=True)
+    return [DriftTick(tick, drifted[tick]) for tick in order], complete
 
 
 def _retraining_sensor(journey: Journey, retrain_job: dg.JobDefinition) -> dg.SensorDefinition:
