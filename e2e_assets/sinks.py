@@ -170,40 +170,63 @@ def write_sink(df: pd.DataFrame, url: str, table: str, key: str, *,
             f"request ids appear more than once (e.g. {list(dupes.unique()[:3])}); "
             f"nothing was written")
     engine = engine_for(url)
+    for attempt in range(_CREATE_RACE_RETRIES + 1):
+        try:
+            return _write_once(engine, df, url, table, key, ledger_run)
+        except sa.exc.SQLAlchemyError as exc:
+            # Two first deliveries at once both found no table and both created it: the
+            # loser's transaction rolled back whole; again, it finds the table and upserts.
+            if attempt < _CREATE_RACE_RETRIES and _lost_create_race(exc):
+                continue
+            raise InfrastructureError(f"writing to sink table '{table}' at {masked(url)} "
+                                      f"failed, nothing was written: {reason(exc)}") from exc
+    raise AssertionError("unreachable")
+
+
+_CREATE_RACE_RETRIES = 2
+
+
+def _lost_create_race(exc: sa.exc.SQLAlchemyError) -> bool:
+    """A CREATE TABLE that lost to another process's (SQLite: 'already exists'; PostgreSQL:
+    'already exists', or the unique index on pg_type when both create at the same instant)."""
+    text = str(exc)
+    return "already exists" in text or "pg_type_typname_nsp_index" in text
+
+
+def _has_table(conn: sa.Connection, name: str) -> bool:
+    return sa.inspect(conn).has_table(name)
+
+
+def _write_once(engine: sa.Engine, df: pd.DataFrame, url: str, table: str, key: str,
+                ledger_run: str | None) -> SinkWrite:
     metadata = sa.MetaData()
-    try:
-        with engine.begin() as conn:
-            if sa.inspect(conn).has_table(table):
-                target = sa.Table(table, metadata, autoload_with=conn)
-                missing = [c for c in df.columns if c not in target.c]
-                if missing:
-                    raise InfrastructureError(
-                        f"sink table '{table}' at {masked(url)} has no columns {missing}; "
-                        f"it has {list(target.c.keys())}. Migrate the table or rename it.")
-            else:
-                target = _table_for(df, table, key, metadata)
-                target.create(conn)
-            audit = None
-            if ledger_run:
-                _serialize_deliveries(conn, target)
-                audit = _audit(conn, target, key, ledger_run)
-            keys = df[key].tolist()
-            replaced = 0
-            for start in range(0, len(keys), _CHUNK):
-                chunk = [k.item() if isinstance(k, np.generic) else k
-                         for k in keys[start:start + _CHUNK]]
-                res = conn.execute(sa.delete(target).where(target.c[key].in_(chunk)))
-                replaced += res.rowcount or 0
-            if len(df):
-                conn.execute(sa.insert(target), _records(df))
-            digests = _read_digests(conn, target, key, keys, [str(c) for c in df.columns])
-            if ledger_run and audit is not None:
-                _record_delivery(conn, target, key, df, ledger_run, audit)
-    except InfrastructureError:
-        raise
-    except sa.exc.SQLAlchemyError as exc:
-        raise InfrastructureError(f"writing to sink table '{table}' at {masked(url)} failed, "
-                                  f"nothing was written: {reason(exc)}") from exc
+    with engine.begin() as conn:
+        if _has_table(conn, table):
+            target = sa.Table(table, metadata, autoload_with=conn)
+            missing = [c for c in df.columns if c not in target.c]
+            if missing:
+                raise InfrastructureError(
+                    f"sink table '{table}' at {masked(url)} has no columns {missing}; "
+                    f"it has {list(target.c.keys())}. Migrate the table or rename it.")
+        else:
+            target = _table_for(df, table, key, metadata)
+            target.create(conn)
+        audit = None
+        if ledger_run:
+            _serialize_deliveries(conn, target)
+            audit = _audit(conn, target, key, ledger_run)
+        keys = df[key].tolist()
+        replaced = 0
+        for start in range(0, len(keys), _CHUNK):
+            chunk = [k.item() if isinstance(k, np.generic) else k
+                     for k in keys[start:start + _CHUNK]]
+            res = conn.execute(sa.delete(target).where(target.c[key].in_(chunk)))
+            replaced += res.rowcount or 0
+        if len(df):
+            conn.execute(sa.insert(target), _records(df))
+        digests = _read_digests(conn, target, key, keys, [str(c) for c in df.columns])
+        if ledger_run and audit is not None:
+            _record_delivery(conn, target, key, df, ledger_run, audit)
     return SinkWrite(table=table, url=masked(url), rows_written=len(df), rows_replaced=replaced,
                      audit=audit, digests=digests)
 

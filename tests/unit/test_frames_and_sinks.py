@@ -87,3 +87,47 @@ def test_sink_schema_mismatch_names_the_columns(tmp_path: Path) -> None:
 def test_sink_missing_key_column(tmp_path: Path) -> None:
     with pytest.raises(InfrastructureError, match="sink key column 'id'"):
         write_sink(frame(2), f"sqlite:///{tmp_path / 's.db'}", "decisions", "id")
+
+
+@pytest.mark.parametrize("audited", [False, True])
+def test_a_first_delivery_that_loses_the_create_race_retries_and_upserts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, audited: bool) -> None:
+    """Found on a fresh clone: two first deliveries at once both saw no sink table, both
+    created it, and the loser failed with 'table ... already exists'. Replayed here without
+    timing: the other delivery has created and filled the table, but this one is told it is not
+    there yet, as it was when it looked."""
+    import e2e_assets.sinks as sinks
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    write_sink(pd.DataFrame({"id": ["a", "b"], "v": [1.0, 2.0]}), url, "out", "id",
+               ledger_run="first" if audited else None)
+    looked: list[str] = []
+    real = sinks._has_table
+
+    def stale_once(conn: sa.Connection, name: str) -> bool:
+        looked.append(name)
+        return False if len(looked) == 1 else real(conn, name)
+
+    monkeypatch.setattr(sinks, "_has_table", stale_once)
+    written = write_sink(pd.DataFrame({"id": ["b", "c"], "v": [3.0, 4.0]}), url, "out", "id",
+                         ledger_run="second" if audited else None)
+    assert looked[:2] == ["out", "out"]  # lost once, then found the table
+    assert written.rows_written == 2 and written.rows_replaced == 1
+    rows = pd.read_sql("SELECT id, v FROM out ORDER BY id", sa.create_engine(url))
+    assert rows.to_dict("list") == {"id": ["a", "b", "c"], "v": [1.0, 3.0, 4.0]}
+
+
+def test_other_sink_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    import e2e_assets.sinks as sinks
+
+    calls: list[int] = []
+
+    def broken(*_: object) -> None:
+        calls.append(1)
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(sinks, "_write_once", broken)
+    with pytest.raises(InfrastructureError, match="nothing was written: .*disk I/O error"):
+        write_sink(pd.DataFrame({"id": ["a"]}), f"sqlite:///{tmp_path / 's.db'}", "out", "id")
+    assert calls == [1]
