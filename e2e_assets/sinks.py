@@ -285,7 +285,7 @@ def _read_digests(conn: sa.Connection, target: sa.Table, key: str, ids: Iterable
 # -- the audit ledger ------------------------------------------------------------------------
 def _open_ledger(conn: sa.Connection, table: str) -> tuple[sa.Table, sa.Table] | None:
     """The ledger and audits tables of sink ``table``, or None if no audited delivery yet."""
-    if not sa.inspect(conn).has_table(table + LEDGER_SUFFIX):
+    if not _has_table(conn, table + LEDGER_SUFFIX):
         return None
     metadata = sa.MetaData()
     return (sa.Table(table + LEDGER_SUFFIX, metadata, autoload_with=conn),

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import REPO
+
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / ".test-artifacts"
+ARTIFACTS = REPO / ".test-artifacts"
 
 
 def in_ci() -> bool:
