@@ -136,12 +136,14 @@ def write_json_atomic(data: object, path: Path) -> Path:
 
 def write_text_atomic(text: str, path: Path) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: a
-    reader sees the old file or the whole new one, never half of it."""
+    reader sees the old file or the whole new one, never half of it. Readable by all, as a file
+    written with ``open`` would be (a temporary file is private to its owner)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

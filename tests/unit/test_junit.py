@@ -136,3 +136,14 @@ def test_the_json_report_follows_its_published_schema(tmp_path: Path) -> None:
     report["runs"][0]["checks"][0]["severity"] = "fatal"  # the schema is not a formality
     with pytest.raises(jsonschema.ValidationError, match="fatal"):
         jsonschema.validate(report, schema)
+
+
+def test_reports_and_suites_are_written_readable_by_all(tmp_path) -> None:
+    # Found with `suggest-suite`: the atomic write left every report and drafted suite 0600,
+    # private to the writer, so a CI uploader or a reviewer under another user could not read it.
+    from e2e_assets.results import write_text_atomic
+
+    path = write_text_atomic("{}", tmp_path / "nested" / "suite.json")
+    assert path.read_text() == "{}"
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["suite.json"]  # no temporary left
