@@ -253,7 +253,7 @@ def check_expectations(ctx: StageCheckContext, options: ExpectationsOptions) -> 
     path = suite_path_for(ctx.journey, ctx.stage, options)
     suite = load_suite(path)
     spec = ctx.journey.spec
-    rid, sensitive, n = ctx.request_id, spec.sensitive, options.sample_size
+    rid, sensitive, n = ctx.request_id, tuple(spec.sensitive), options.sample_size
     source_table = getattr(spec.source, "table", None)
     if options.target == "source_table" and source_table is not None:
         return validate_table(getattr(spec.source, "url"), source_table, suite, path,  # noqa: B009

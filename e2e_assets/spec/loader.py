@@ -7,11 +7,9 @@ what was expected, raised before anything runs.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from e2e_assets.errors import SpecError
 from e2e_assets.fallback import fallback_key
 from e2e_assets.spec.alarm_budget import share_alpha
 from e2e_assets.spec.check_options import parse_check_options, raise_all
+from e2e_assets.spec.imports import import_function
 from e2e_assets.spec.lines import line_for as _line_for
 from e2e_assets.spec.lines import line_index as _line_index
 from e2e_assets.spec.model import JourneySpec
@@ -128,8 +127,23 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
         raise SpecError(f"expected a mapping at the top level, got {type(raw).__name__}",
                         file=str(file), line=1)
     lines = _line_index(node)
+    if _is_component_file(raw):
+        raw, lines = _component_attributes(raw, lines, file)
+    return journey_from_mapping(raw, file=file, lines=lines, variables=variables,
+                                resolve=resolve)
+
+
+def journey_from_mapping(raw: Mapping[str, Any], *, file: Path,
+                         lines: Mapping[tuple[str, ...], int] | None = None,
+                         variables: Mapping[str, str] | None = None, resolve: bool = True,
+                         package: str | None = None) -> Journey:
+    """The one way a journey is built, from journey.yaml, a component's defs.yaml or Python:
+    interpolate ``${VAR}``, validate, resolve functions, parse check options. ``file`` is where
+    errors point (and the folder relative modules and paths start from); ``package`` is the
+    Python package of that folder, when it has one."""
+    lines = lines or {}
     env = {**(variables or {}), **os.environ}
-    data = _interpolate(raw, env, (), file, lines)
+    data = _interpolate(dict(raw), env, (), file, lines)
     try:
         spec = JourneySpec.model_validate(data)
     except ValidationError as exc:
@@ -138,7 +152,7 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     _check_fallbacks(spec, file, lines)
     digest = hashlib.sha256(
         json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-    functions = resolve_functions(spec, file, lines) if resolve else {}
+    functions = resolve_functions(spec, file, lines, package) if resolve else {}
     checks = share_alpha(parse_check_options(spec, str(file), lines), spec.false_alarm_rate,
                          file=str(file), lines=lines)
     journey = Journey(spec=spec, path=file.resolve(), config_digest=digest, functions=functions,
@@ -150,11 +164,51 @@ def load_journey(path: str | Path, *, variables: Mapping[str, str] | None = None
     return journey
 
 
+COMPONENT_TYPE = "e2e_assets.JourneyComponent"
+
+
+def component_attribute_lines(file: Path) -> dict[tuple[str, ...], int]:
+    """Field path -> line of the journey fields in a component's defs.yaml (the first
+    document of our type; {} when there is none or it cannot be read)."""
+    try:
+        for node in yaml.compose_all(file.read_text(encoding="utf-8")):
+            lines = _line_index(node)
+            raw = yaml.safe_load(yaml.serialize(node)) if node is not None else None
+            if isinstance(raw, dict) and raw.get("type") == COMPONENT_TYPE:
+                return {loc[1:]: line for loc, line in lines.items()
+                        if loc[:1] == ("attributes",)}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        pass
+    return {}
+
+
+def _is_component_file(raw: Mapping[str, Any]) -> bool:
+    """A Dagster component file (``type:`` + ``attributes:``) rather than a journey.yaml."""
+    return "type" in raw and "journey" not in raw
+
+
+def _component_attributes(raw: Mapping[str, Any], lines: Mapping[tuple[str, ...], int],
+                          file: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """A JourneyComponent's defs.yaml read as the journey its attributes declare."""
+    if raw["type"] != COMPONENT_TYPE:
+        raise SpecError(f"is a Dagster component of type {raw['type']!r}; expected type "
+                        f"{COMPONENT_TYPE} (or a journey.yaml)", file=str(file), field="type",
+                        line=lines.get(("type",)))
+    attributes = raw.get("attributes")
+    if not isinstance(attributes, dict):
+        raise SpecError("expected 'attributes:' holding the journey's fields (journey:, module:, "
+                        "source:, stages:, sink:)", file=str(file), field="attributes",
+                        line=lines.get(("attributes",), lines.get(("type",))))
+    inner = {loc[1:]: line for loc, line in lines.items() if loc[:1] == ("attributes",)}
+    return attributes, inner
+
+
 def resolve_functions(spec: JourneySpec, file: Path,
-                      lines: Mapping[tuple[str, ...], int] | None = None
-                      ) -> dict[str, Callable[..., Any]]:
+                      lines: Mapping[tuple[str, ...], int] | None = None,
+                      package: str | None = None) -> dict[str, Callable[..., Any]]:
     """Import every function the spec names; keys are stage names plus 'source'/'bootstrap'/'retrain'
-    and ``<stage>:fallback`` for a stage's declared fallback."""
+    and ``<stage>:fallback`` for a stage's declared fallback. Relative module names (``.stages``)
+    resolve against ``package``, else the journey's folder (:mod:`e2e_assets.spec.imports`)."""
     refs: dict[str, tuple[tuple[str, ...], str]] = {}
     out: dict[str, Callable[..., Any]] = {}
     for stage in spec.stage_names:
@@ -173,37 +227,9 @@ def resolve_functions(spec: JourneySpec, file: Path,
     if spec.release.retrain is not None:
         refs["retrain"] = (("release", "retrain", "function"), spec.release.retrain.function)
     for key, (loc, ref) in refs.items():
-        out[key] = _import_function(spec.module, ref, file=file, loc=loc, lines=lines or {})
+        out[key] = import_function(spec.module, ref, file=file, loc=loc, lines=lines or {},
+                                   package=package)
     return out
-
-
-def _import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
-                     lines: Mapping[tuple[str, ...], int]) -> Callable[..., Any]:
-    mod_name, _, attr = ref.rpartition(":") if ":" in ref else (module, ":", ref)
-    field_path = ".".join(loc)
-    line = _line_for(loc, lines)
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as exc:
-        hint = "" if str(Path.cwd()) in sys.path else " (run from your project root)"
-        raise SpecError(f"cannot import module '{mod_name}': {exc}{hint}", file=str(file),
-                        field=field_path if ":" in ref else "module", line=line) from exc
-    except SyntaxError as exc:
-        raise SpecError(f"cannot import module '{mod_name}': {exc.msg} at {exc.filename}:"
-                        f"{exc.lineno}", file=str(file),
-                        field=field_path if ":" in ref else "module", line=line) from exc
-    except (Exception, SystemExit) as exc:  # the module itself raised while importing
-        raise SpecError(f"cannot import module '{mod_name}': importing it raised "
-                        f"{type(exc).__name__}: {exc}", file=str(file),
-                        field=field_path if ":" in ref else "module", line=line) from exc
-    fn = getattr(mod, attr, None)
-    if fn is None or not callable(fn):
-        available = sorted(n for n, v in vars(mod).items()
-                           if callable(v) and not n.startswith("_")
-                           and getattr(v, "__module__", None) == mod.__name__)
-        raise SpecError(f"module '{mod_name}' has no function '{attr}'; expected one of "
-                        f"{available}", file=str(file), field=field_path, line=line)
-    return fn
 
 
 def _check_fallbacks(spec: JourneySpec, file: Path, lines: Mapping[tuple[str, ...], int]

@@ -64,7 +64,7 @@ class ModelSpec(_Strict):
 
     uri: str
     # Third-party types the model file needs trusted to load (skops); named one by one.
-    trusted_types: tuple[str, ...] = ()
+    trusted_types: list[str] = Field(default_factory=list)
 
     @field_validator("uri")
     @classmethod
@@ -198,9 +198,9 @@ class JourneySpec(_Strict):
     # The chance the journey tolerates that a clean run is blocked by a statistical check:
     # shared by its blocking statistical checks (e2e_assets/spec/alarm_budget.py).
     false_alarm_rate: float = Field(default=0.01, gt=0, le=0.2)
-    owners: tuple[str, ...] = ()
+    owners: list[str] = Field(default_factory=list)
     # Columns whose values never appear in check metadata (samples show '***').
-    sensitive: tuple[str, ...] = ()
+    sensitive: list[str] = Field(default_factory=list)
 
     @field_validator("stages")
     @classmethod
