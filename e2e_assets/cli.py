@@ -82,9 +82,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from e2e_assets.scaffold import init_project
+
+    folder = Path(args.folder)
+    written = init_project(folder, args.journey)
+    print(f"created {len(written)} files in {folder.resolve()}: journey '{args.journey}' "
+          f"(pipelines/{args.journey}/), definitions.py, workspace.yaml, README.md")
+    print(f"next:   cd {args.folder} && e2e-assets bootstrap {args.journey} && "
+          f"e2e-assets run {args.journey}")
+    return EXIT_OK
+
+
+def _all_journey_files() -> list[Path]:
+    files = journey_files()
+    if not files:
+        from e2e_assets.discovery import PIPELINES_ENV, pipelines_dir
+
+        raise SpecError(f"no journeys under {pipelines_dir()} (expected <name>/journey.yaml "
+                        f"there, or {PIPELINES_ENV} naming the folder); `e2e-assets init <dir>` "
+                        f"creates a project with an example journey", field="journeys")
+    return files
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
+    names = args.journeys or [p.parent.name for p in _all_journey_files()]
     home = Home.from_env().ensure()
-    names = args.journeys or [p.parent.name for p in journey_files()]
     for name in names:
         _bootstrap_one(_load(name, home), home, force=args.force)
     return EXIT_OK
@@ -225,9 +248,10 @@ def cmd_faults(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
 
     _check_outputs(args)
+    files = _all_journey_files()
     home = Home.from_env().ensure()
     _say(f"e2e-assets demo: home {home.root}, MLflow {home.tracking_uri}")
-    journeys = [_load(str(p), home) for p in journey_files()]
+    journeys = [_load(str(p), home) for p in files]
     for journey in journeys:
         _bootstrap_one(journey, home)
     with reporting(_progress(args)):
@@ -306,7 +330,7 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     from e2e_assets.checks.suggest import suggest_suite
 
     suite = suggest_suite(sample, name=f"{journey.name}.{args.stage}",
-                          id_column=journey.spec.request_id, sensitive=journey.spec.sensitive,
+                          id_column=journey.spec.request_id, sensitive=tuple(journey.spec.sensitive),
                           label=labels.column if labels else None)
     if args.out == "-":
         print(json.dumps(suite, indent=2))
@@ -419,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check the spec only: no registry, no source, no dry run")
     _sample_rows_option(p)
     p.set_defaults(fn=cmd_validate)
+    p = sub.add_parser("init", help="create a project: an example journey (stages, training, "
+                                    "suites), definitions.py and workspace.yaml for Dagster")
+    p.add_argument("folder", help="the project folder (new, or without the files to write)")
+    p.add_argument("--journey", default="card_default",
+                   help="the example journey's name (default card_default)")
+    p.set_defaults(fn=cmd_init)
     p = sub.add_parser("bootstrap", help="create the sources and models journeys need")
     p.add_argument("journeys", nargs="*", help="journey names (default: all)")
     p.add_argument("--force", action="store_true", help="retrain and re-register even if present")

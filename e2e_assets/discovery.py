@@ -13,15 +13,13 @@ PIPELINES_ENV = "E2E_PIPELINES_DIR"
 
 
 def pipelines_dir() -> Path:
-    """``$E2E_PIPELINES_DIR``, else ``./pipelines``, else the installed reference pipelines."""
+    """``$E2E_PIPELINES_DIR``, else ``./pipelines``: the folder of journey folders.
+
+    A folder, never an import: the library imports no package of that name, so a project's
+    own ``pipelines`` package (or none) is left alone."""
     if os.environ.get(PIPELINES_ENV):
         return Path(os.environ[PIPELINES_ENV]).resolve()
-    local = Path.cwd() / "pipelines"
-    if local.is_dir():
-        return local
-    import pipelines
-
-    return Path(pipelines.__file__).parent
+    return Path.cwd() / "pipelines"
 
 
 def journey_files(folder: Path | None = None) -> list[Path]:
@@ -38,6 +36,11 @@ def find_journey_file(name_or_path: str) -> Path:
     candidate = pipelines_dir() / name_or_path / "journey.yaml"
     if candidate.is_file():
         return candidate
+    if not pipelines_dir().is_dir():
+        raise SpecError(f"no journey named '{name_or_path}': there is no journeys folder "
+                        f"{pipelines_dir()}; expected ./pipelines/<journey>/journey.yaml (or "
+                        f"set {PIPELINES_ENV}, or give the journey.yaml's path); "
+                        f"`e2e-assets init <dir>` creates a project", file=str(candidate))
     known = [p.parent.name for p in journey_files()]
     raise SpecError(f"no journey named '{name_or_path}' under {pipelines_dir()}; "
                     f"known journeys: {known or 'none'}", file=str(candidate))

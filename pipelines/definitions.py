@@ -2,9 +2,6 @@
 
 from pathlib import Path
 
-from e2e_assets.discovery import load_all
-from e2e_assets.home import Home
-from e2e_assets.orchestration import build_definitions
+from e2e_assets.orchestration import build_project_definitions
 
-home = Home.from_env()
-defs = build_definitions(load_all(home, Path(__file__).parent), home)
+defs = build_project_definitions(Path(__file__).parent)
