@@ -21,7 +21,22 @@ from e2e_assets.spec import Journey, JourneySpec, load_journey
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # ``e2e_assets.JourneyComponent`` (a defs.yaml's ``type:``), imported only when asked for,
+    # so that the core keeps working without Dagster.
+    if name == "JourneyComponent":
+        from e2e_assets.orchestration.component import JourneyComponent
+
+        return JourneyComponent
+    raise AttributeError(f"module 'e2e_assets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Dagster's registry lists a module's components through dir(); the lazy one included.
+    return sorted({*globals(), "JourneyComponent"})
+
 __all__ = ["DryRunError", "E2EAssetsError", "GoldenError", "HandoffError", "InfrastructureError",
-           "Journey", "JourneySpec", "ModelResolutionError", "RunContext", "SpecError",
+           "Journey", "JourneyComponent", "JourneySpec", "ModelResolutionError", "RunContext", "SpecError",
            "StageError", "StageOutcome", "UnknownNameError", "__version__", "load_journey",
            "run_stage_protocol"]

@@ -6,14 +6,17 @@ call the protocol, and show its outcome as a materialization plus check results.
 frames to each other through the per-run stage store, never through another run's.
 """
 
+import functools
 import inspect
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from e2e_assets.checks.contract import ColumnContract, ContractOptions
 from e2e_assets.db import url_backend
+from e2e_assets.discovery import load_all
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.home import Home
 from e2e_assets.identity import JOURNEY_TAG, MODEL_VERSION_TAG, definition_tags, served_tags
@@ -230,7 +233,10 @@ def _tag_served_version(context: dg.AssetExecutionContext, run: RunContext) -> N
         context.instance.add_run_tags(context.run.run_id, tags)
 
 
+@functools.lru_cache(maxsize=8)
 def default_resources(home: Home) -> dict[str, Any]:
+    """The home's resources: one set per home, so that several journeys (components) merged
+    into one code location share them, as Dagster requires of equal keys."""
     return {"mlflow": MlflowResource(tracking_uri=home.tracking_uri),
             "e2e_store": StageStore(base_dir=str(home.storage)),
             "e2e_release": ReleaseResource.for_home(home)}
@@ -258,3 +264,11 @@ def build_definitions(journeys: Sequence[Journey], home: Home) -> dg.Definitions
     """Merge several journeys into one code location with shared resources."""
     return dg.Definitions.merge(*(build_journey_definitions(j) for j in journeys),
                                 dg.Definitions(resources=default_resources(home)))
+
+
+def build_project_definitions(folder: str | Path | None = None) -> dg.Definitions:
+    """Every journey under ``folder`` (``<folder>/<name>/journey.yaml``; default: the
+    pipelines folder, see :func:`e2e_assets.discovery.pipelines_dir`) as one code location,
+    with the resources of the home the environment names."""
+    home = Home.from_env()
+    return build_definitions(load_all(home, Path(folder) if folder else None), home)

@@ -9,7 +9,8 @@ import pytest
 
 PUBLIC = {
     "e2e_assets": {"DryRunError", "E2EAssetsError", "GoldenError", "HandoffError",
-                   "InfrastructureError", "Journey", "JourneySpec", "ModelResolutionError",
+                   "InfrastructureError", "Journey", "JourneyComponent", "JourneySpec",
+                   "ModelResolutionError",
                    "RunContext", "SpecError", "StageError", "StageOutcome", "UnknownNameError",
                    "__version__", "load_journey", "run_stage_protocol"},
     "e2e_assets.spec": {"CheckSpec", "Journey", "JourneySpec", "ModelSpec", "STAGES",
@@ -19,9 +20,10 @@ PUBLIC = {
     "e2e_assets.drift": {"ColumnDrift", "DriftMethod", "DriftReport", "METHODS", "Outcome",
                          "PreparedReference", "benjamini_hochberg", "column_kind", "compare",
                          "compare_sql", "default_method", "prepare", "register"},
-    "e2e_assets.orchestration": {"MlflowResource", "StageStore", "build_definitions",
-                                 "build_journey_assets", "build_journey_definitions",
-                                 "build_monitor_checks", "journey_job_name"},
+    "e2e_assets.orchestration": {"JourneyComponent", "MlflowResource", "StageStore",
+                                 "build_definitions", "build_journey_assets",
+                                 "build_journey_definitions", "build_monitor_checks",
+                                 "build_project_definitions", "journey_job_name"},
     "e2e_assets.handoff": {"HandoffRef", "RunStore", "file_lock", "stored_runs"},
 }
 
