@@ -50,14 +50,23 @@ def import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
     failure a SpecError naming the file, field and line."""
     mod_name, _, attr = ref.rpartition(":") if ":" in ref else (module, ":", ref)
     field = ".".join(loc) if ":" in ref else "module"
-    line = line_for(loc, lines)
+    line = line_for(loc if ":" in ref else ("module",), lines)
     try:
         mod = import_module(mod_name, file=file, package=package)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if mod_name.startswith(".") and (missing.startswith(FOLDER_PACKAGE_PREFIX)
+                                         or missing.endswith(mod_name)):
+            reason = f"there is no {_beside(mod_name, file)}"
+        else:
+            hint = ("" if mod_name.startswith(".") or str(Path.cwd()) in sys.path
+                    else " (run from your project root)")
+            reason = f"{exc}{hint}"
+        raise SpecError(f"cannot import module '{mod_name}': {reason}", file=str(file),
+                        field=field, line=line) from exc
     except ImportError as exc:
-        hint = ("" if mod_name.startswith(".") or str(Path.cwd()) in sys.path
-                else " (run from your project root)")
-        raise SpecError(f"cannot import module '{mod_name}': {exc}{hint}{_beside(mod_name, file)}",
-                        file=str(file), field=field, line=line) from exc
+        raise SpecError(f"cannot import module '{mod_name}': {exc}", file=str(file),
+                        field=field, line=line) from exc
     except SyntaxError as exc:
         raise SpecError(f"cannot import module '{mod_name}': {exc.msg} at {exc.filename}:"
                         f"{exc.lineno}", file=str(file), field=field, line=line) from exc
@@ -66,6 +75,7 @@ def import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
                         f"{type(exc).__name__}: {exc}", file=str(file), field=field,
                         line=line) from exc
     fn = getattr(mod, attr, None)
+    line = line_for(loc, lines)
     if fn is None or not callable(fn):
         available = sorted(n for n, v in vars(mod).items()
                            if callable(v) and not n.startswith("_")
@@ -76,7 +86,7 @@ def import_function(module: str, ref: str, *, file: Path, loc: tuple[str, ...],
 
 
 def _beside(mod_name: str, file: Path) -> str:
-    """Where a relative module was looked for, said plainly."""
-    if not mod_name.startswith(".") or mod_name.startswith(".."):
-        return ""
-    return f" (expected {file.parent / (mod_name[1:].replace('.', '/') + '.py')})"
+    """The file a relative module name stands for."""
+    levels = len(mod_name) - len(mod_name.lstrip("."))
+    folder = file.parent.joinpath(*[".."] * (levels - 1)).resolve()
+    return str(folder / (mod_name.lstrip(".").replace(".", "/") + ".py"))
