@@ -19,7 +19,11 @@ from pydantic import Field
 from e2e_assets.home import Home
 from e2e_assets.orchestration.factory import build_journey_definitions
 from e2e_assets.scaffold import defs_yaml_text, write_journey_files
-from e2e_assets.spec.loader import component_attribute_lines, journey_from_mapping
+from e2e_assets.spec.loader import (
+    COMPONENT_TYPE,
+    component_attribute_lines,
+    journey_from_mapping,
+)
 from e2e_assets.spec.model import (
     BootstrapSpec,
     CheckSpec,
@@ -57,7 +61,8 @@ class JourneyScaffolder(dg.Scaffolder):
                              f"{request.scaffold_format!r}, expected 'yaml'")
         name = _journey_name(request.target_path)
         write_journey_files(request.target_path, name, journey_file=None)
-        (request.target_path / "defs.yaml").write_text(defs_yaml_text(name, request.type_name),
+        # the public name, whatever path the scaffold was asked under
+        (request.target_path / "defs.yaml").write_text(defs_yaml_text(name, COMPONENT_TYPE),
                                                        encoding="utf-8")
 
 

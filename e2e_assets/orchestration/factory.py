@@ -64,7 +64,9 @@ def _description(journey: Journey, stage: str) -> str:
         return stage_spec.description
     fn = journey.functions.get(stage) if stage_spec is not None else None
     doc = inspect.getdoc(fn) if fn is not None else None
-    return doc.splitlines()[0] if doc else _DEFAULT_DESCRIPTIONS.get(stage, stage)
+    # the docstring's first paragraph: its first line alone can stop mid-sentence
+    return " ".join(doc.split("\n\n")[0].split()) if doc else _DEFAULT_DESCRIPTIONS.get(
+        stage, stage)
 
 
 def asset_owners(owners: Sequence[str]) -> list[str]:
