@@ -1,0 +1,132 @@
+"""A reference journey at 10k, 100k and 1M requests: the full run against its bare stage
+functions, side by side in one run.
+
+    .venv/bin/python benchmarks/journey_scale.py [--journeys credit_approval loan_pricing]
+                                                  [--sizes 10000 100000 1000000]
+
+Both journeys are bootstrapped once into a temporary home. For each size the served requests
+(1,337 credit applications, 3,000 loan applications) are resampled with replacement to that many
+rows, each given a new request id (``<id>-<k>``), and written over the journey's source in a
+copy of the home (the models, golden sets and references stay those of the bootstrap). Then:
+
+* **bare**: the stage functions alone, in this process, on that frame (models loaded first);
+* **full**: ``e2e-assets run <journey>`` in its own process, start to exit: the dry run, every
+  stage and check in Dagster, the sink, the reports. Peak RSS is that process's own (wait4).
+
+Prints one table (last output: benchmarks/results_journey_scale.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+EXE = str(Path(sys.executable).with_name("e2e-assets"))
+
+
+def cli(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MB, exit code) of one CLI process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([EXE, *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return (time.perf_counter() - started, usage.ru_maxrss / 1024,
+            os.waitstatus_to_exitcode(status))
+
+
+def resampled(frame: pd.DataFrame, rows: int, id_column: str, seed: int) -> pd.DataFrame:
+    picks = np.random.default_rng(seed).integers(0, len(frame), rows)
+    out = frame.iloc[picks].reset_index(drop=True)
+    out[id_column] = [f"{rid}-{k}" for k, rid in enumerate(out[id_column].astype(str))]
+    return out
+
+
+def write_source(journey: object, frame: pd.DataFrame) -> None:
+    from e2e_assets.db import engine_for
+    from e2e_assets.frames import write_parquet_atomic
+    from e2e_assets.sources import parquet_path
+    from e2e_assets.spec.model import ParquetSource, SqlSource
+
+    src = journey.spec.source  # type: ignore[attr-defined]
+    if isinstance(src, SqlSource):
+        with engine_for(src.url).begin() as conn:
+            frame.to_sql(src.table, conn, if_exists="replace", index=False, chunksize=20000)
+    elif isinstance(src, ParquetSource):
+        write_parquet_atomic(frame, parquet_path(journey, src))  # type: ignore[arg-type]
+    else:
+        raise SystemExit(f"cannot resample a {src.kind} source")
+
+
+def bare_stages(journey: object, frame: pd.DataFrame, tracking_uri: str) -> float:
+    from e2e_assets.serving import ServedModels
+    from e2e_assets.stages import run_through
+
+    models = ServedModels(journey, tracking_uri).all_loaded()  # type: ignore[arg-type]
+    started = time.perf_counter()
+    run_through(journey, frame, models=models)  # type: ignore[arg-type]
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--journeys", nargs="+", default=["credit_approval", "loan_pricing"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
+    args = parser.parse_args()
+    os.environ.update({"DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
+                       "MLFLOW_ENABLE_TELEMETRY": "false"})
+    os.environ.pop("DAGSTER_HOME", None)
+    rows_out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        env = {**os.environ, "E2E_ASSETS_HOME": str(base)}
+        wall, _, code = cli(["bootstrap", *args.journeys], env)
+        if code:
+            raise SystemExit(f"bootstrap failed (exit {code})")
+        print(f"bootstrapped {', '.join(args.journeys)} in {wall:.0f} s", file=sys.stderr)
+        for name in args.journeys:
+            for size in args.sizes:
+                home = Path(tmp) / f"{name}-{size}"
+                shutil.copytree(base, home, ignore=shutil.ignore_patterns(
+                    "dagster", "storage", "reports"))
+                os.environ["E2E_ASSETS_HOME"] = str(home)
+                from e2e_assets.discovery import find_journey_file
+                from e2e_assets.home import Home
+                from e2e_assets.sources import read_source
+                from e2e_assets.spec import load_journey
+
+                h = Home.from_env()
+                os.chdir(REPO)
+                journey = load_journey(find_journey_file(name), variables=h.variables())
+                served = read_source(journey)
+                frame = resampled(served, size, journey.spec.request_id, seed=size)
+                write_source(journey, frame)
+                bare = bare_stages(journey, frame, h.tracking_uri)
+                full, rss, code = cli(["run", name, "--quiet"], {**os.environ})
+                report = json.loads((home / "reports" / f"{name}.json").read_text())
+                rows_out.append((name, len(served), size, bare, full, full / bare, rss,
+                                 report["exit_code"]))
+                print(f"{name} {size}: bare {bare:.2f} s, full {full:.1f} s, exit {code}",
+                      file=sys.stderr)
+                shutil.rmtree(home, ignore_errors=True)
+    print(f"{'journey':16} {'served':>6} {'requests':>9} {'x served':>8} {'bare s':>7} "
+          f"{'full s':>7} {'full/bare':>9} {'peak MB':>8} {'exit':>4}")
+    for name, served_n, size, bare, full, ratio, rss, code in rows_out:
+        print(f"{name:16} {served_n:>6} {size:>9} {size / served_n:>8.0f} {bare:>7.2f} "
+              f"{full:>7.1f} {ratio:>9.1f} {rss:>8.0f} {code:>4}")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
