@@ -130,7 +130,7 @@ def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
 
 def _run_and_print(journey: Journey, home: Home, alias: str | None,
                    faults: Sequence[str] = (), sample_rows: int = DEFAULT_SAMPLE_ROWS,
-                   allow_unblessed: bool = False) -> JourneyRun:
+                   allow_unblessed: bool = False, partition: str | None = None) -> JourneyRun:
     if faults:
         from e2e_assets.faults import parse_fault, with_faults
 
@@ -146,12 +146,13 @@ def _run_and_print(journey: Journey, home: Home, alias: str | None,
     from e2e_assets.orchestration.run import run_journey  # Dagster: after the cheap checks
 
     _say(f"[{journey.name}] dry run on {sample_rows} source rows, then "
-         f"{' -> '.join(journey.stages)} ...")
+         f"{' -> '.join(journey.stages)}"
+         + (f" on partition {partition}" if partition else "") + " ...")
     if allow_unblessed:
         _say(f"[{journey.name}] --allow-unblessed: serving versions the gate has not blessed "
              f"(recorded in the run's tags)")
     run = run_journey(journey, home, alias=alias, sample_rows=sample_rows,
-                      allow_unblessed=allow_unblessed)
+                      allow_unblessed=allow_unblessed, partition=partition)
     print(render_table(run), flush=True)
     print(flush=True)
     return run
@@ -165,9 +166,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     with reporting(_progress(args)):
         run = _run_and_print(journey, home, args.alias, args.fault or (), args.sample_rows,
-                             allow_unblessed=args.allow_unblessed)
+                             allow_unblessed=args.allow_unblessed, partition=args.partition)
+    default_name = journey.name + (f"-{args.partition}" if args.partition else "")
     folder, name = ((Path(args.report).parent, Path(args.report).stem) if args.report
-                    else (home.reports, journey.name))
+                    else (home.reports, default_name))
     _write_outputs([run], folder, name, args, home)
     return run.exit_code
 
@@ -405,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unblessed", action="store_true",
                    help="serve model versions the promotion gate has not blessed (a drill; "
                         "recorded in the run's tags)")
+    p.add_argument("--partition", metavar="YYYY-MM-DD",
+                   help="the day to run, for a journey with 'partitions: {daily: ...}' (its "
+                        "source rows of that day only; report <journey>-<day>.json)")
     _sample_rows_option(p)
     _junit_option(p)
     p.set_defaults(fn=cmd_run)

@@ -6,7 +6,9 @@ Layout under ``<storage>/<journey>/``::
     runs/<run_id>/<stage>.json      its record: data digest, rows, and the input it read
                                     (run id, stage, digest) -- the stage's lineage
     latest.json                     {stage: run_id}: one consistent chain of outputs
-    .lock                           serialises updates of latest.json between processes
+    latest/<partition>.json         the same per partition, for a partitioned journey (each
+                                    partition's run is its own run, and its own chain)
+    .lock                           serialises updates of the latest files between processes
 
 A stage reads its upstream from its own run. Only a run that did not produce the upstream
 (a Dagster run of a subset of the stages) reads it from ``latest``. Either way the frame read
@@ -74,9 +76,23 @@ class RunStore:
     """One run's view of a journey's stage store."""
 
     def __init__(self, base_dir: str | Path, journey: str, run_id: str,
-                 stages: tuple[str, ...]) -> None:
+                 stages: tuple[str, ...], partition: str | None = None) -> None:
         self.root = Path(base_dir) / journey
         self.journey, self.run_id, self.stages = journey, run_id, stages
+        self.partition = partition
+
+    @property
+    def latest_path(self) -> Path:
+        """The file naming this run's partition's latest outputs (the journey's, if none)."""
+        if self.partition is None:
+            return self.root / "latest.json"
+        return self.root / "latest" / f"{self.partition}.json"
+
+    def _latest_files(self) -> list[Path]:
+        """Every partition's latest file, and the journey's."""
+        folder = self.root / "latest"
+        partitions = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        return [p for p in (self.root / "latest.json", *partitions) if p.is_file()]
 
     # -- paths -------------------------------------------------------------------------------
     def run_dir(self, run_id: str | None = None) -> Path:
@@ -156,8 +172,8 @@ class RunStore:
         return chain
 
     # -- latest ------------------------------------------------------------------------------
-    def latest(self) -> dict[str, str]:
-        path = self.root / "latest.json"
+    def latest(self, path: Path | None = None) -> dict[str, str]:
+        path = path or self.latest_path
         if not path.is_file():
             return {}
         return dict(json.loads(path.read_text())["stages"])
@@ -176,8 +192,9 @@ class RunStore:
             chain = {stage: r.run_id for stage, r in self.lineage(ref).items()}
             latest = {s: chain[s] for s in self.stages if s in chain}
             write_json_atomic({"stages": latest, "published_by": self.run_id,
-                               "published_at": time.time()}, self.root / "latest.json")
-            self._prune(set(latest.values()))
+                               "published_at": time.time()}, self.latest_path)
+            self._prune({run for path in self._latest_files()
+                         for run in self.latest(path).values()})
         return latest
 
     def discard(self, run_id: str) -> None:
@@ -186,14 +203,14 @@ class RunStore:
         hand-off folder. Stages of a dead run passed their checks and published as they went,
         so ``latest`` usually names it; keeping the folder for that would leave it forever."""
         with file_lock(self.root / ".lock"):
-            path = self.root / "latest.json"
-            latest = self.latest()
-            keep = {stage: rid for stage, rid in latest.items()
-                    if run_id not in self._lineage_runs(rid, stage)}
-            if keep != latest:
-                published = json.loads(path.read_text())
-                write_json_atomic({**published, "stages": keep, "discarded": run_id,
-                                   "published_at": time.time()}, path)
+            for path in self._latest_files():  # whichever partition's chain it joined
+                latest = self.latest(path)
+                keep = {stage: rid for stage, rid in latest.items()
+                        if run_id not in self._lineage_runs(rid, stage)}
+                if keep != latest:
+                    published = json.loads(path.read_text())
+                    write_json_atomic({**published, "stages": keep, "discarded": run_id,
+                                       "published_at": time.time()}, path)
             shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     def _lineage_runs(self, run_id: str, stage: str) -> set[str]:

@@ -8,6 +8,10 @@ Defaults put everything under ``.e2e/`` in the working directory (``E2E_ASSETS_H
     .e2e/dagster/           DAGSTER_HOME for headless runs, so ``dagster dev`` sees them
     .e2e/storage/           parquet hand-off between stages
     .e2e/reports/           run reports
+
+Where the steps of a journey run execute is a deployment setting, not the journey's:
+``E2E_EXECUTOR`` is ``in_process`` (the default: one process) or ``celery`` (each step a task on
+dagster-celery workers, broker ``E2E_CELERY_BROKER``, default the local RabbitMQ).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from e2e_assets.errors import InfrastructureError
 HOME_ENV = "E2E_ASSETS_HOME"
 DATABASE_URL_ENV = "E2E_DATABASE_URL"
 DEFAULT_HOME = ".e2e"
+EXECUTOR_ENV = "E2E_EXECUTOR"
+CELERY_BROKER_ENV = "E2E_CELERY_BROKER"
+EXECUTORS = ("in_process", "celery")
+DEFAULT_CELERY_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 
 _DAGSTER_YAML = """\
 # Written by e2e-assets. Local instance for headless runs and `dagster dev`.
@@ -44,13 +52,20 @@ class Home:
     root: Path
     tracking_uri: str
     database_url: str
+    executor: str = "in_process"  # one of EXECUTORS
+    celery_broker: str = DEFAULT_CELERY_BROKER
 
     @classmethod
     def from_env(cls, root: str | Path | None = None) -> Home:
         base = Path(root or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{base / 'mlflow.db'}"
         database = os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{base / 'journeys.db'}"
-        return cls(root=base, tracking_uri=tracking, database_url=database)
+        executor = os.environ.get(EXECUTOR_ENV) or "in_process"
+        if executor not in EXECUTORS:
+            raise InfrastructureError(f"{EXECUTOR_ENV}={executor!r} is not an executor; "
+                                      f"expected one of {list(EXECUTORS)}")
+        return cls(root=base, tracking_uri=tracking, database_url=database, executor=executor,
+                   celery_broker=os.environ.get(CELERY_BROKER_ENV) or DEFAULT_CELERY_BROKER)
 
     @property
     def artifact_root(self) -> Path:

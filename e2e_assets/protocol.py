@@ -60,6 +60,7 @@ class RunContext:
     publish: bool = True  # make a stage's lineage the journey's latest once it passes
     # A validation run (the gate's): the sink stage writes to the shadow table, not the sink.
     shadow: bool = False
+    partition: str | None = None  # a partitioned journey's run reads this day of the source
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,7 +121,8 @@ def _run_stage(journey: Journey, stage: str, run: RunContext) -> StageOutcome:
                             resolved_model=resolved, record_model=record,
                             tracking_uri=run.tracking_uri, served_versions=served,
                             read_stage=lambda s: run.store.read(lineage[s]), served=run.models,
-                            read_requests=_requests_reader(journey, stage, frame_in))
+                            read_requests=_requests_reader(journey, stage, frame_in,
+                                                           run.partition))
     checks = evaluate_phase(ctx, "input")
     if any(c.blocks for c in checks):  # fail closed before the stage runs
         return _blocked(journey, stage, checks, facts, summary, ("output",))
@@ -166,12 +168,13 @@ def monitor_context(journey: Journey, stage: str, output: pd.DataFrame, served: 
                              tracking_uri=tracking_uri, served=served, sink_table=sink_table)
 
 
-def _requests_reader(journey: Journey, stage: str, frame_in: pd.DataFrame
-                     ) -> Callable[[int | None], pd.DataFrame]:
-    """The run's requests: the first stage's input, or read again from the source."""
+def _requests_reader(journey: Journey, stage: str, frame_in: pd.DataFrame,
+                     partition: str | None = None) -> Callable[[int | None], pd.DataFrame]:
+    """The run's requests: the first stage's input, or read again from the source (the run's
+    partition of it)."""
     if journey.upstream_of(stage) is None:
         return lambda limit: frame_in if limit is None else frame_in.head(limit)
-    return lambda limit: read_source(journey, limit=limit)
+    return lambda limit: read_source(journey, limit=limit, partition=partition)
 
 
 def _read_input(journey: Journey, stage: str, run: RunContext, facts: dict[str, Any]
@@ -179,7 +182,9 @@ def _read_input(journey: Journey, stage: str, run: RunContext, facts: dict[str, 
     upstream = journey.upstream_of(stage)
     if upstream is None:
         facts["source"] = describe_source(journey)
-        return read_source(journey), None
+        if run.partition is not None:
+            facts["partition"] = run.partition
+        return read_source(journey, partition=run.partition), None
     planned = run.planned is None or upstream in run.planned
     ref = run.store.upstream_ref(stage, planned=planned)
     if ref.run_id != run.store.run_id:

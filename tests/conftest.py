@@ -26,6 +26,7 @@ for var in ("E2E_ASSETS_HOME", "E2E_DATABASE_URL", "MLFLOW_TRACKING_URI", "DAGST
             "E2E_PIPELINES_DIR"):
     os.environ.pop(var, None)  # tests never touch the developer's own home
 PG_ADMIN_URL = os.environ.get("E2E_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+RABBITMQ_URL = os.environ.get("E2E_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def _bootstrap(root: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
@@ -129,6 +130,33 @@ def pg_server() -> str:
             pytest.fail(f"{message}. CI must run the PostgreSQL tests, not skip them.")
         pytest.skip(message)
     return PG_ADMIN_URL
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _rabbitmq_reachable() -> str | None:
+    from kombu import Connection
+
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_broker() -> str:
+    """The RabbitMQ broker the celery executor's tests send steps through."""
+    problem = _rabbitmq_reachable()
+    if problem is not None:
+        message = f"RabbitMQ at {RABBITMQ_URL} is not reachable: {problem}"
+        if _in_ci():
+            pytest.fail(f"{message}. CI must run the celery executor tests, not skip them.")
+        pytest.skip(message)
+    return RABBITMQ_URL
 
 
 @pytest.fixture()

@@ -206,8 +206,8 @@ def _record_stage_input(ctx: StageCheckContext, record_stage: str) -> pd.DataFra
     if record_stage == ctx.stage:
         return ctx.frame("input")
     upstream = ctx.journey.upstream_of(record_stage)
-    if upstream is None:
-        return read_source(ctx.journey)
+    if upstream is None:  # the run's requests (a partitioned run's: its day)
+        return ctx.read_requests(None) if ctx.read_requests else read_source(ctx.journey)
     if ctx.read_stage is None:
         raise GoldenError("this context cannot read other stages' outputs")
     return ctx.read_stage(upstream)

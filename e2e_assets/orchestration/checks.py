@@ -6,7 +6,10 @@ block) means the stage materializes nothing: Dagster skips the stages downstream
 """
 
 import json
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import dagster as dg
@@ -46,14 +49,43 @@ def check_spec_metadata(check: ConfiguredCheck) -> dict[str, Any]:
     return {"kind": check.kind.name, "severity": check.severity, "blocking": check.blocking}
 
 
+def journey_partitions_def(journey: Journey) -> dg.PartitionsDefinition | None:
+    """The partitions of a partitioned journey's stages and checks (None: not partitioned)."""
+    partitions = journey.spec.partitions
+    if partitions is None:
+        return None
+    return _daily(partitions.daily.start.isoformat(),
+                  partitions.daily.end.isoformat() if partitions.daily.end else None)
+
+
+@cache
+def _daily(start: str, end: str | None) -> dg.DailyPartitionsDefinition:
+    # one instance per (start, end): a stage's checks must carry its asset's very definition
+    return dg.DailyPartitionsDefinition(start_date=start, end_date=end)
+
+
+@contextmanager
+def partitioned_checks() -> Iterator[None]:
+    """Dagster 1.13 marks partitioned asset checks as a preview and warns (PreviewWarning) at
+    each one defined. Ours carry their asset's own partitions, the case Dagster evaluates per
+    partition (each result records the partition of the run that evaluated it); the warning
+    would repeat that for every check of every stage."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        yield
+
+
 def build_stage_check_specs(journey: Journey, stage: str) -> list[dg.AssetCheckSpec]:
     """One ``AssetCheckSpec`` per gating check of ``stage``; monitoring checks (drift) are
-    separate definitions, see ``monitor_checks.py``."""
+    separate definitions, see ``monitor_checks.py``. A partitioned journey's checks are
+    partitioned as their stage: each result belongs to the partition its run evaluated."""
     key = dg.AssetKey([journey.name, stage])
-    return [dg.AssetCheckSpec(name=c.name, asset=key, blocking=c.blocking,
-                              description=check_description(c),
-                              metadata=check_spec_metadata(c))
-            for c in journey.checks_for(stage) if c.phase != "monitor"]
+    with partitioned_checks():
+        return [dg.AssetCheckSpec(name=c.name, asset=key, blocking=c.blocking,
+                                  description=check_description(c),
+                                  metadata=check_spec_metadata(c),
+                                  partitions_def=journey_partitions_def(journey))
+                for c in journey.checks_for(stage) if c.phase != "monitor"]
 
 
 def to_check_result(journey: Journey, evaluated: EvaluatedCheck,

@@ -32,6 +32,7 @@ from e2e_assets.spec.model import (
     LabelSpec,
     ModelSpec,
     ParquetSource,
+    PartitionsSpec,
     ReleaseSpec,
     SinkSpec,
     SqlSource,
@@ -122,6 +123,9 @@ with warnings.catch_warnings():
         owners: list[str] = Field(default_factory=list, description="Asset owners.")
         sensitive: list[str] = Field(default_factory=list,
                                      description="Columns never shown in check metadata.")
+        partitions: Annotated[Any, _spec_field(PartitionsSpec | None)] = Field(
+            default=None, description="Daily partitions: each run reads and checks one day "
+                                      "of the source ({daily: {start, column, end}}).")
 
         def journey_mapping(self) -> dict[str, Any]:
             """The attributes as journey.yaml would hold them (unset fields left out)."""

@@ -22,10 +22,12 @@ from e2e_assets.home import Home
 from e2e_assets.identity import JOURNEY_TAG, MODEL_VERSION_TAG, definition_tags, served_tags
 from e2e_assets.orchestration.checks import (
     build_stage_check_specs,
+    journey_partitions_def,
     metadata_value,
     not_evaluated_result,
     to_check_result,
 )
+from e2e_assets.orchestration.executors import journey_executor
 from e2e_assets.orchestration.monitor_checks import (
     build_drift_job_and_schedule,
     build_monitor_checks,
@@ -123,11 +125,12 @@ def _run_context(context: dg.AssetExecutionContext, journey: Journey, mlflow: Ml
     shadow = context.run.tags.get(SHADOW_TAG) == "true"
     # One stage of a stage-by-stage journey run: its upstream is that journey run's, not latest.
     stage_by_stage = JOURNEY_RUN_TAG in context.run.tags
+    partition = context.partition_key if context.has_partition_key else None
     return RunContext(run_id=run_id, models=mlflow.served(journey, context.run.tags),
-                      store=store.for_run(journey, handoff_run_id(context.run)),
+                      store=store.for_run(journey, handoff_run_id(context.run), partition),
                       tracking_uri=mlflow.tracking_uri,
                       planned=None if stage_by_stage else _planned(context, journey),
-                      publish=not shadow, shadow=shadow)
+                      publish=not shadow, shadow=shadow, partition=partition)
 
 
 def _to_dagster(journey: Journey, outcome: StageOutcome) -> Iterator[Any]:
@@ -192,6 +195,7 @@ def _stage_asset(journey: Journey, stage: str) -> dg.AssetsDefinition:
     @dg.asset(key=[journey.name, stage], group_name=journey.name,
               deps=[dg.AssetKey([journey.name, upstream])] if upstream else None,
               check_specs=build_stage_check_specs(journey, stage), output_required=False,
+              partitions_def=journey_partitions_def(journey),
               description=_description(journey, stage), kinds=_kinds(journey, stage),
               owners=asset_owners(journey.spec.owners),
               metadata={"journey": journey.name, "stage": stage,
@@ -244,15 +248,15 @@ def default_resources(home: Home) -> dict[str, Any]:
             "e2e_release": ReleaseResource.for_home(home)}
 
 
-def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> dg.Definitions:
-    """Assets, checks and a job for one journey; resources too when ``home`` is given."""
+def build_journey_definitions(journey: Journey, *, home: Home | None = None,
+                              executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """Assets, checks and a job for one journey; resources too when ``home`` is given. The job
+    runs on ``executor``, else on the home's (see ``executors.py``), else in process."""
     job = dg.define_asset_job(journey_job_name(journey),
                               selection=dg.AssetSelection.groups(journey.name),
                               description=journey.spec.description or None,
                               tags=definition_tags(journey),
-                              # the stages run one after another: a process per step would
-                              # only import the code location again for each
-                              executor_def=dg.in_process_executor)
+                              executor_def=executor or journey_executor(home))
     monitor_checks = build_monitor_checks(journey)
     drift_jobs, schedules = build_drift_job_and_schedule(journey, monitor_checks)
     return dg.Definitions.merge(
@@ -264,7 +268,9 @@ def build_journey_definitions(journey: Journey, *, home: Home | None = None) -> 
 
 def build_definitions(journeys: Sequence[Journey], home: Home) -> dg.Definitions:
     """Merge several journeys into one code location with shared resources."""
-    return dg.Definitions.merge(*(build_journey_definitions(j) for j in journeys),
+    executor = journey_executor(home)
+    return dg.Definitions.merge(*(build_journey_definitions(j, executor=executor)
+                                  for j in journeys),
                                 dg.Definitions(resources=default_resources(home)))
 
 

@@ -15,7 +15,14 @@ from e2e_assets.checks.base import CheckResult, ConfiguredCheck
 from e2e_assets.checks.runner import EvaluatedCheck, evaluate_one
 from e2e_assets.errors import E2EAssetsError
 from e2e_assets.identity import model_identity
-from e2e_assets.orchestration.checks import check_description, check_spec_metadata, to_check_result
+from e2e_assets.orchestration.checks import (
+    DESCRIPTION_LIMIT,
+    check_description,
+    check_spec_metadata,
+    journey_partitions_def,
+    partitioned_checks,
+    to_check_result,
+)
 from e2e_assets.orchestration.resources import (
     DRILL_TAG,
     SHADOW_TAG,
@@ -39,13 +46,16 @@ def build_monitor_checks(journey: Journey) -> list[dg.AssetChecksDefinition]:
 def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDefinition:
     stage = check.stage
 
-    @dg.asset_check(asset=dg.AssetKey([journey.name, stage]), name=check.name,
-                    blocking=check.blocking, description=check_description(check),
-                    metadata=check_spec_metadata(check))
     def _check(context: dg.AssetCheckExecutionContext, mlflow: MlflowResource,
                e2e_store: StageStore) -> dg.AssetCheckResult:
+        partition = context.partition_key if context.has_partition_key else None
+        result = _evaluate(context, mlflow, e2e_store, partition)
+        return result if partition is None else _of_partition(result, partition)
+
+    def _evaluate(context: dg.AssetCheckExecutionContext, mlflow: MlflowResource,
+                  e2e_store: StageStore, partition: str | None) -> dg.AssetCheckResult:
         served = mlflow.served(journey, context.run.tags)
-        store = e2e_store.for_run(journey, handoff_run_id(context.run))
+        store = e2e_store.for_run(journey, handoff_run_id(context.run), partition)
         mine = store.record(store.run_id, stage)
         try:  # the output this run wrote, else the journey's latest, digest verified
             output = store.read(mine.ref) if mine is not None else store.read_latest(stage)
@@ -72,7 +82,21 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
             evaluated = _reported_not_blocking(evaluated)
         return to_check_result(journey, evaluated, provenance)
 
-    return _check
+    with partitioned_checks():
+        return dg.asset_check(asset=dg.AssetKey([journey.name, stage]), name=check.name,
+                              blocking=check.blocking, description=check_description(check),
+                              metadata=check_spec_metadata(check),
+                              partitions_def=journey_partitions_def(journey))(_check)
+
+
+def _of_partition(result: dg.AssetCheckResult, partition: str) -> dg.AssetCheckResult:
+    """A partitioned journey's check evaluated one day's rows (drift: that day's against the
+    reference); its result says which, first in its description and in its metadata."""
+    return dg.AssetCheckResult(asset_key=result.asset_key, check_name=result.check_name,
+                               passed=result.passed, severity=result.severity,
+                               metadata={**result.metadata, "partition": partition},
+                               description=f"partition {partition}: "
+                                           f"{result.description or ''}"[:DESCRIPTION_LIMIT])
 
 
 def _reported_not_blocking(evaluated: EvaluatedCheck) -> EvaluatedCheck:

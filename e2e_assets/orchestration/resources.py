@@ -65,5 +65,7 @@ class StageStore(dg.ConfigurableResource):
 
     base_dir: str
 
-    def for_run(self, journey: Journey, run_id: str) -> RunStore:
-        return RunStore(self.base_dir, journey.name, run_id, journey.stages)
+    def for_run(self, journey: Journey, run_id: str, partition: str | None = None) -> RunStore:
+        """``run_id``'s view; a partitioned journey's run reads and publishes the ``latest``
+        of its own partition."""
+        return RunStore(self.base_dir, journey.name, run_id, journey.stages, partition)

@@ -9,6 +9,7 @@ in Dagster. The instance is the home's, so every headless run shows up in ``dags
 
 import json
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from time import perf_counter
@@ -21,11 +22,13 @@ from e2e_assets.errors import (
     EXIT_CHECK_FAILED,
     DryRunError,
     E2EAssetsError,
+    InfrastructureError,
     exit_code_for,
 )
 from e2e_assets.home import Home
 from e2e_assets.identity import definition_tags, served_tags
-from e2e_assets.orchestration.checks import NOT_EVALUATED, is_setting
+from e2e_assets.orchestration.checks import NOT_EVALUATED, is_setting, journey_partitions_def
+from e2e_assets.orchestration.executors import reconstructable_journey_job, runs_on_workers
 from e2e_assets.orchestration.factory import build_journey_definitions, journey_job_name
 from e2e_assets.orchestration.instance import instance_for, process_tags
 from e2e_assets.orchestration.resources import (
@@ -49,13 +52,15 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
                 instance: dg.DagsterInstance | None = None,
                 sample_rows: int = DEFAULT_SAMPLE_ROWS, allow_unblessed: bool = False,
                 served: ServedModels | None = None, shadow: bool = False,
-                tags: Mapping[str, str] | None = None) -> JourneyRun:
+                tags: Mapping[str, str] | None = None, partition: str | None = None
+                ) -> JourneyRun:
     """Run every stage and check of ``journey``; never raises for a failed run, only reports.
 
     ``allow_unblessed`` serves unblessed versions (a drill; the run's tags record it).
     ``served`` gives the models already configured (the gate: the candidate pinned, the
     champion as baseline); ``shadow`` delivers to the shadow sink and never publishes.
     A journey with injected faults is a drill: always shadow, tagged ``e2e/drill``.
+    A partitioned journey runs one ``partition`` (a day), which it must be given.
     """
     started = perf_counter()
     drill, validation = journey.injected, shadow  # validation: the gate's run
@@ -63,6 +68,7 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
     if served is None and allow_unblessed:
         served = ServedModels(journey, home.tracking_uri, alias, allow_unblessed=True)
     try:
+        check_partition(journey, partition)
         served = preflight(journey, home, alias, sample_rows=sample_rows, served=served)
         defs = build_journey_definitions(journey, home=home)
         instance = instance or instance_for(home)
@@ -79,14 +85,74 @@ def run_journey(journey: Journey, home: Home, *, alias: str | None = None,
             **({SHADOW_TAG: "true"} if shadow else {}),
             **({DRILL_TAG: ", ".join(drill)} if drill else {}),
             **({ALIAS_TAG: alias} if alias else {}), **(tags or {})}
-    results = _run_stage_by_stage(journey, job, instance, tags)
+    if runs_on_workers(journey, home):
+        results = _run_on_workers(journey, home, instance, tags, partition)
+    else:
+        results = _run_stage_by_stage(journey, job, instance, tags, partition)
     run = summarize(journey, results, served.summary(), perf_counter() - started)
     return replace(run, unblessed_allowed=bool(served.allow_unblessed) and not validation,
                    drill=drill)
 
 
+def check_partition(journey: Journey, partition: str | None) -> None:
+    """A partitioned journey runs one of its partitions; any other journey none."""
+    spec, partitions = journey.spec.partitions, journey_partitions_def(journey)
+    if spec is None or partitions is None:
+        if partition is not None:
+            raise InfrastructureError(f"journey '{journey.name}' is not partitioned (no "
+                                      f"'partitions:' in {journey.path}); got partition "
+                                      f"{partition!r}")
+        return
+    last = partitions.get_last_partition_key()
+    if partition is None:
+        raise InfrastructureError(f"journey '{journey.name}' is partitioned by day: name the "
+                                  f"day to run (--partition YYYY-MM-DD); its last complete "
+                                  f"day is {last}")
+    if not partitions.has_partition_key(partition):
+        daily = spec.daily
+        raise InfrastructureError(f"journey '{journey.name}' has no partition {partition!r}: "
+                                  f"expected a complete day YYYY-MM-DD from {daily.start} "
+                                  f"(partitions.daily.start)"
+                                  + (f" before {daily.end}" if daily.end else "")
+                                  + f"; the last complete day is {last}")
+
+
+def _partition_tags(partition: str | None) -> dict[str, str]:
+    return {} if partition is None else {"dagster/partition": partition}
+
+
+def _run_on_workers(journey: Journey, home: Home, instance: dg.DagsterInstance,
+                    tags: Mapping[str, str], partition: str | None) -> list[Any]:
+    """:func:`_run_stage_by_stage` on the celery workers: ``dg.execute_job`` on a job the
+    workers rebuild from a pointer (``execute_in_process`` cannot leave this process). It
+    cannot choose the first run's id, so the first run keys the hand-off by its own id (as any
+    run without the tag does) and gets the tag when it is done."""
+    job = reconstructable_journey_job(journey, home)
+    journey_run: str | None = None
+    results: list[Any] = []
+    for stage in journey.stages:
+        run_tags = {**tags, **_partition_tags(partition),
+                    **({JOURNEY_RUN_TAG: journey_run} if journey_run else {})}
+        with warnings.catch_warnings():
+            # dagster-celery defines its task again for every step it sends, and celery warns
+            # that the name is taken (by the same function): noise on every step
+            warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already "
+                                                      "registered")
+            # events are read off the result; opening it (for outputs) would rebuild resources
+            result = dg.execute_job(job, instance=instance, tags=run_tags,
+                                    raise_on_error=False, run_config=_QUIET,
+                                    asset_selection=[dg.AssetKey([journey.name, stage])])
+        results.append(result)
+        if journey_run is None:
+            journey_run = result.run_id
+            instance.add_run_tags(journey_run, {JOURNEY_RUN_TAG: journey_run})
+        if not result.success:
+            break
+    return results
+
+
 def _run_stage_by_stage(journey: Journey, job: dg.JobDefinition, instance: dg.DagsterInstance,
-                        tags: Mapping[str, str]) -> list[Any]:
+                        tags: Mapping[str, str], partition: str | None = None) -> list[Any]:
     """One Dagster run per stage, in order, stopping after the first that does not succeed.
 
     Why not one run: Dagster plans every check of a run when it creates it, and shows each
@@ -102,7 +168,7 @@ def _run_stage_by_stage(journey: Journey, job: dg.JobDefinition, instance: dg.Da
             instance=instance, tags={**tags, JOURNEY_RUN_TAG: journey_run},
             raise_on_error=False, run_config=_QUIET,
             asset_selection=[dg.AssetKey([journey.name, stage])],
-            run_id=journey_run if not results else None)
+            run_id=journey_run if not results else None, partition_key=partition)
         results.append(result)
         if not result.success:
             break

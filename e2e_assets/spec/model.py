@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -57,6 +58,28 @@ class GeneratorSource(_Strict):
 
 
 Source = Annotated[SqlSource | ParquetSource | GeneratorSource, Field(discriminator="kind")]
+
+
+class DailyPartitionsSpec(_Strict):
+    """One partition per calendar day from ``start`` (up to ``end``, exclusive, if given): the
+    run of a day reads only the source rows whose ``column`` (a date or timestamp) falls on it."""
+
+    start: date
+    column: str = Field(min_length=1)
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> DailyPartitionsSpec:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"'end' ({self.end}) must be after 'start' ({self.start}): the "
+                             f"partitions are the days start <= day < end")
+        return self
+
+
+class PartitionsSpec(_Strict):
+    """How the journey's runs split the source: ``daily`` is the one kind."""
+
+    daily: DailyPartitionsSpec
 
 
 class ModelSpec(_Strict):
@@ -195,6 +218,8 @@ class JourneySpec(_Strict):
     bootstrap: BootstrapSpec | None = None
     labels: LabelSpec | None = None
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+    # A partitioned journey: each run reads and checks one partition of the source (one day).
+    partitions: PartitionsSpec | None = None
     # The chance the journey tolerates that a clean run is blocked by a statistical check:
     # shared by its blocking statistical checks (e2e_assets/spec/alarm_budget.py).
     false_alarm_rate: float = Field(default=0.01, gt=0, le=0.2)

@@ -314,3 +314,36 @@ def test_fallback_check_without_a_fallback_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="declares none") as info:
         load_journey(write(tmp_path, text), variables=VARS)
     assert info.value.field == "checks.score.0.kind"
+
+
+PARTITIONED = MINIMAL + """\
+partitions:
+  daily: {start: "2026-01-01", column: application_date}
+"""
+
+
+def test_daily_partitions_load(tmp_path: Path) -> None:
+    daily = load_journey(write(tmp_path, PARTITIONED), variables=VARS).spec.partitions
+    assert daily is not None and str(daily.daily.start) == "2026-01-01"
+    assert daily.daily.column == "application_date" and daily.daily.end is None
+    assert load_journey(write(tmp_path, MINIMAL), variables=VARS).spec.partitions is None
+
+
+@pytest.mark.parametrize(("block", "field", "expected"), [
+    ('{daily: {start: "2026-13-01", column: d}}', "partitions.daily.start", "valid date"),
+    ("{daily: {column: d}}", "partitions.daily.start", "required field is missing"),
+    ('{daily: {start: "2026-01-01"}}', "partitions.daily.column", "required field is missing"),
+    ('{daily: {start: "2026-01-01", column: d, end: "2026-01-01"}}', "partitions.daily",
+     "'end' (2026-01-01) must be after 'start'"),
+    # every problem, not the first only
+    ('{hourly: {start: "2026-01-01", column: d}}', "partitions.daily",
+     "'partitions.hourly': unknown field; expected one of: daily"),
+])
+def test_bad_partitions_name_the_field(tmp_path: Path, block: str, field: str,
+                                       expected: str) -> None:
+    path = write(tmp_path, MINIMAL + f"partitions: {block}\n")
+    with pytest.raises(SpecError) as err:
+        load_journey(path, variables=VARS)
+    assert err.value.field == field and err.value.file == str(path)
+    assert err.value.line == MINIMAL.count("\n") + 1
+    assert expected in str(err.value)
