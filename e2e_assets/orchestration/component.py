@@ -117,15 +117,15 @@ with warnings.catch_warnings():
             default=None, description="The outcome column kept with the golden set.")
         release: Annotated[Any, _spec_field(ReleaseSpec | None)] = Field(
             default=None, description="Retraining hook, drift ticks and aliases.")
+        partitions: Annotated[Any, _spec_field(PartitionsSpec | None)] = Field(
+            default=None, description="Daily partitions: each run reads and checks one day "
+                                      "of the source ({daily: {start, column, end}}).")
         false_alarm_rate: float = Field(
             default=0.01, description="The chance a clean run is blocked by a statistical "
                                       "check, shared by the blocking ones.")
         owners: list[str] = Field(default_factory=list, description="Asset owners.")
         sensitive: list[str] = Field(default_factory=list,
                                      description="Columns never shown in check metadata.")
-        partitions: Annotated[Any, _spec_field(PartitionsSpec | None)] = Field(
-            default=None, description="Daily partitions: each run reads and checks one day "
-                                      "of the source ({daily: {start, column, end}}).")
 
         def journey_mapping(self) -> dict[str, Any]:
             """The attributes as journey.yaml would hold them (unset fields left out)."""
