@@ -144,3 +144,13 @@ def _chain(exc: BaseException | None) -> list[BaseException]:
         out.append(exc)
         exc = exc.__cause__ or exc.__context__
     return out
+
+
+def test_a_partitioned_journey_keeps_its_daily_partitions_as_a_component() -> None:
+    attributes = yaml.safe_load((REPO / "tests" / "journeys" / "daily_credit" /
+                                 "journey.yaml").read_text())
+    _, defs, keys = _component_defs(attributes)
+    score = defs.resolve_assets_def(dg.AssetKey(["daily_credit", "score"]))
+    assert isinstance(score.partitions_def, dg.DailyPartitionsDefinition)
+    assert score.partitions_def.start.date().isoformat() == "2026-01-01"
+    assert "daily_credit/score:score_drift" in keys["checks"]
