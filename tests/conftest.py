@@ -34,7 +34,7 @@ def _bootstrap(root: Path, env: dict[str, str] | None = None, args: tuple[str, .
     """Bootstrap reference journeys (default: all) through the real CLI into ``root``."""
     proc = subprocess.run([sys.executable, "-m", "e2e_assets", "bootstrap", *args], cwd=REPO,
                           env={**os.environ, "E2E_ASSETS_HOME": str(root), **(env or {})},
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -100,12 +100,14 @@ def home(base_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 
 def cli(*args: str, home: Path, env: dict[str, str] | None = None, cwd: Path = REPO,
         timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """Run the real ``e2e-assets`` console script as a new user would."""
+    """Run the real ``e2e-assets`` console script as a new user would: its Dagster instance
+    is the home's own (``home/dagster``) unless ``env`` names a DAGSTER_HOME."""
     exe = Path(sys.executable).with_name("e2e-assets")
-    full_env = {**os.environ, "E2E_ASSETS_HOME": str(home), **(env or {})}
-    full_env.pop("DAGSTER_HOME", None)
+    full_env = {**os.environ, "E2E_ASSETS_HOME": str(home)}
+    full_env.pop("DAGSTER_HOME", None)  # the ``home`` fixture's, set for in-process use
+    full_env.update(env or {})
     return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 def _pg_reachable() -> str | None:

@@ -67,6 +67,7 @@ def instance_for(home: Home) -> dg.DagsterInstance:
     try:
         with file_lock(folder / ".e2e-instance.lock"):
             instance = dg.DagsterInstance.from_config(str(folder))
+            _check_postgres_driver(instance, folder)
             instance.get_runs(limit=1)  # first use creates the run storage: under the lock
             instance.get_latest_materialization_event(dg.AssetKey(["e2e", "init"]))
             close_abandoned_runs(instance, home)
@@ -77,6 +78,31 @@ def instance_for(home: Home) -> dg.DagsterInstance:
                                   f"opened: {type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
     return instance
+
+
+def _check_postgres_driver(instance: dg.DagsterInstance, folder: Path) -> None:
+    """Refuse a PostgreSQL event log reached through psycopg 3, before any run starts.
+
+    dagster-postgres sends ``NOTIFY run_events, <bound parameter>``, which only psycopg2's
+    client-side binding accepts; SQLAlchemy 2.1 reads a bare ``postgresql://`` URL as psycopg 3,
+    and the first event of the first run then failed with a syntax error, as an internal error.
+    """
+    url = getattr(instance.event_log_storage, "postgres_url", None)  # dagster-postgres only
+    if not isinstance(url, str):
+        return
+    from sqlalchemy.engine import make_url
+
+    try:
+        driver = make_url(url).get_dialect().driver
+    except Exception:  # noqa: BLE001 - an unknown driver: let Dagster say what is wrong
+        return
+    if driver != "psycopg2":
+        instance.dispose()
+        raise InfrastructureError(
+            f"the Dagster instance at {folder} (DAGSTER_HOME) reaches PostgreSQL through "
+            f"{driver}, but dagster-postgres needs psycopg2: write its URL as "
+            f"postgresql+psycopg2://... (a bare postgresql:// means psycopg 3 under "
+            f"SQLAlchemy 2.1); see docs/deployment/README.md")
 
 
 def close_abandoned_runs(instance: dg.DagsterInstance, home: Home) -> list[str]:
