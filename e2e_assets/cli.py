@@ -174,6 +174,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Every day from --from to --to, each its own ``run --partition`` process, --parallel at
+    a time; one line per finished day, one table at the end, the worst exit code."""
+    from e2e_assets.backfill import backfill_days, run_backfill
+
+    home = Home.from_env()
+    journey = _load(args.journey, home)
+    home.check_dagster_home()
+    days = backfill_days(journey, args.start, args.end)
+    _say(f"[{journey.name}] backfill of {len(days)} day(s), {days[0]} to {days[-1]}, "
+         f"{args.parallel} at a time ...")
+    results = run_backfill(journey, days, parallel=args.parallel, say=_say)
+    print(f"journey {journey.name}  backfill {days[0]} .. {days[-1]}")
+    print(f"{'day':10}  {'verdict':7}  {'exit':>4}  {'wall s':>6}  report")
+    for day in results:
+        print(f"{day.day:10}  {day.verdict:7}  {day.exit_code:>4}  {day.wall_time_s:>6.1f}  "
+              f"{home.reports / day.report_name}")
+    return max(day.exit_code for day in results)
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse unwritable --report/--junit paths before anything runs."""
     for flag, value in (("--report", getattr(args, "report", None)),
@@ -413,6 +433,17 @@ def build_parser() -> argparse.ArgumentParser:
     _sample_rows_option(p)
     _junit_option(p)
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("backfill", help="run a daily-partitioned journey for every day of a "
+                                        "range, each day its own run (exit: the worst day's)")
+    p.add_argument("journey", help="journey name or journey.yaml path")
+    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD",
+                   help="the first day")
+    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD",
+                   help="the last day (included)")
+    p.add_argument("--parallel", type=_positive_int, default=2, metavar="N",
+                   help="days run at once (default 2); with E2E_EXECUTOR=celery their steps "
+                        "go to the workers")
+    p.set_defaults(fn=cmd_backfill)
     p = sub.add_parser("faults", help="inject every fault of the catalogue into the journey, "
                                       "one drill each, and print which check caught it at "
                                       "which stage (exit 0 all caught there, 1 otherwise)")

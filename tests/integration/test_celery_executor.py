@@ -7,8 +7,8 @@ steps ... in celery worker", metadata "Celery worker": the worker's hostname). T
 frames to each other through the stage store on disk: a stage and its drift check, or two
 stages, run on different workers.
 
-Then a backfill: seven days of the partitioned ``daily_credit`` journey submitted at once, seven
-real CLI processes, all on the same two workers.
+Then a backfill: seven days of the partitioned ``daily_credit`` journey through ``e2e-assets
+backfill --parallel 7`` (seven runs submitted at once), all on the same two workers.
 """
 
 from __future__ import annotations
@@ -167,13 +167,15 @@ def test_journeys_run_on_two_celery_workers(home: Path, workers: list[str],
     env.pop("DAGSTER_HOME", None)
     exe = str(Path(sys.executable).with_name("e2e-assets"))
     started = time.perf_counter()
-    procs = {day: subprocess.Popen([exe, "run", str(DAILY), "--partition", day, "--quiet"],
-                                   cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True) for day in DAYS}
-    outputs = {day: proc.communicate(timeout=600) for day, proc in procs.items()}
+    proc = subprocess.run([exe, "backfill", str(DAILY), "--from", DAYS[0], "--to", DAYS[-1],
+                           "--parallel", "7"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)
     backfill_s = time.perf_counter() - started
-    for day, proc in procs.items():
-        assert proc.returncode == 0, (day, outputs[day][0][-2000:], outputs[day][1][-3000:])
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    for day in DAYS:  # one line per day in the table, each passed with its own report
+        assert any(line.startswith(f"{day}  PASSED") for line in proc.stdout.splitlines()), \
+            proc.stdout
+        assert (home / "reports" / f"daily_credit-{day}.json").is_file()
 
     runs = instance.get_runs(filters=dg.RunsFilter(tags={JOURNEY_TAG: "daily_credit"}))
     by_journey_run: dict[str, list[dg.DagsterRun]] = {}
