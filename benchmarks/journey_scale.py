@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,17 +36,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-EXE = str(Path(sys.executable).with_name("e2e-assets"))
-
-
-def cli(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit code) of one CLI process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([EXE, *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return (time.perf_counter() - started, usage.ru_maxrss / 1024,
-            os.waitstatus_to_exitcode(status))
+from benchmarks.journey_times import timed as cli  # one CLI timer for both benchmarks
 
 
 def resampled(frame: pd.DataFrame, rows: int, id_column: str, seed: int) -> pd.DataFrame:

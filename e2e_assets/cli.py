@@ -177,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Every day from --from to --to, each its own ``run --partition`` process, --parallel at
     a time; one line per finished day, one table at the end, the worst exit code."""
-    from e2e_assets.backfill import backfill_days, run_backfill
+    from e2e_assets.orchestration.backfill import backfill_days, run_backfill
 
     home = Home.from_env()
     journey = _load(args.journey, home)

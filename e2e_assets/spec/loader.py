@@ -171,15 +171,18 @@ def component_attribute_lines(file: Path) -> dict[tuple[str, ...], int]:
     """Field path -> line of the journey fields in a component's defs.yaml (the first
     document of our type; {} when there is none or it cannot be read)."""
     try:
-        for node in yaml.compose_all(file.read_text(encoding="utf-8")):
-            lines = _line_index(node)
-            raw = yaml.safe_load(yaml.serialize(node)) if node is not None else None
+        text = file.read_text(encoding="utf-8")
+        for node, raw in zip(yaml.compose_all(text), yaml.safe_load_all(text), strict=True):
             if isinstance(raw, dict) and raw.get("type") == COMPONENT_TYPE:
-                return {loc[1:]: line for loc, line in lines.items()
-                        if loc[:1] == ("attributes",)}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                return _attribute_lines(_line_index(node))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
         pass
     return {}
+
+
+def _attribute_lines(lines: Mapping[tuple[str, ...], int]) -> dict[tuple[str, ...], int]:
+    """A defs.yaml's line index with ``attributes.`` taken off: the journey's field paths."""
+    return {loc[1:]: line for loc, line in lines.items() if loc[:1] == ("attributes",)}
 
 
 def _is_component_file(raw: Mapping[str, Any]) -> bool:
@@ -199,8 +202,7 @@ def _component_attributes(raw: Mapping[str, Any], lines: Mapping[tuple[str, ...]
         raise SpecError("expected 'attributes:' holding the journey's fields (journey:, module:, "
                         "source:, stages:, sink:)", file=str(file), field="attributes",
                         line=lines.get(("attributes",), lines.get(("type",))))
-    inner = {loc[1:]: line for loc, line in lines.items() if loc[:1] == ("attributes",)}
-    return attributes, inner
+    return attributes, _attribute_lines(lines)
 
 
 def resolve_functions(spec: JourneySpec, file: Path,

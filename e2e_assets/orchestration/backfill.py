@@ -3,7 +3,8 @@
 Each day is its own process and its own journey run (one Dagster run per stage, tagged with the
 day), as the UI's partition backfill is one run per day: a day that fails blocks only itself,
 and with ``E2E_EXECUTOR=celery`` the days' steps spread over the workers. Days are checked
-against the journey's partitions before anything runs.
+against the journey's own partitions definition (the one its assets carry) before anything
+runs.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from e2e_assets.errors import EXIT_CONFIG, SpecError
+from e2e_assets.orchestration.checks import journey_partitions_def
 from e2e_assets.spec import Journey
 
 MAX_DAYS = 366
@@ -49,8 +51,8 @@ def _day(text: str, flag: str) -> date:
 
 def backfill_days(journey: Journey, start: str, end: str) -> list[str]:
     """The days ``start`` to ``end`` (both included), each a partition of ``journey``."""
-    partitions = journey.spec.partitions
-    if partitions is None:
+    partitions = journey_partitions_def(journey)
+    if journey.spec.partitions is None or partitions is None:
         raise SpecError(f"journey '{journey.name}' is not partitioned: a backfill needs "
                         f"'partitions: {{daily: {{start, column}}}}' in its spec",
                         file=str(journey.path), field="partitions")
@@ -58,15 +60,13 @@ def backfill_days(journey: Journey, start: str, end: str) -> list[str]:
     if last < first:
         raise SpecError(f"--to {end} is before --from {start}; expected a range of days",
                         field="--to")
-    daily = partitions.daily
-    if first < daily.start:
+    if first < journey.spec.partitions.daily.start:
         raise SpecError(f"--from {start} is before the journey's first partition "
-                        f"{daily.start} (partitions.daily.start)", field="--from")
-    today = datetime.now(UTC).date()  # Dagster's daily partitions are UTC days
-    limit = min(daily.end, today) if daily.end else today  # complete days only
-    if last >= limit:
+                        f"{journey.spec.partitions.daily.start} (partitions.daily.start)",
+                        field="--from")
+    if not partitions.has_partition_key(last.isoformat()):  # complete days only
         raise SpecError(f"--to {end} is not a complete partition: the last one is "
-                        f"{limit - timedelta(days=1)}", field="--to")
+                        f"{partitions.get_last_partition_key()}", field="--to")
     count = (last - first).days + 1
     if count > MAX_DAYS:
         raise SpecError(f"{count} days asked; at most {MAX_DAYS} per backfill", field="--to")
