@@ -66,8 +66,8 @@ def instance_for(home: Home) -> dg.DagsterInstance:
     folder = home.dagster_home
     try:
         with file_lock(folder / ".e2e-instance.lock"):
+            _check_postgres_driver(folder)
             instance = dg.DagsterInstance.from_config(str(folder))
-            _check_postgres_driver(instance, folder)
             instance.get_runs(limit=1)  # first use creates the run storage: under the lock
             instance.get_latest_materialization_event(dg.AssetKey(["e2e", "init"]))
             close_abandoned_runs(instance, home)
@@ -80,15 +80,54 @@ def instance_for(home: Home) -> dg.DagsterInstance:
     return instance
 
 
-def _check_postgres_driver(instance: dg.DagsterInstance, folder: Path) -> None:
+def _event_log_postgres_url(folder: Path) -> str | None:
+    """The PostgreSQL URL the instance's event log would use, read from ``dagster.yaml`` without
+    building the instance (which would open connections), or None when it is not PostgreSQL."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((folder / "dagster.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None  # no file (Dagster's defaults) or an unreadable one: Dagster says what is wrong
+    if not isinstance(config, dict):
+        return None
+    storage = config.get("storage")
+    event_log = config.get("event_log_storage")
+    if isinstance(storage, dict) and isinstance(storage.get("postgres"), dict):
+        pg = storage["postgres"]
+    elif (isinstance(event_log, dict) and str(event_log.get("module", "")).startswith(
+            "dagster_postgres") and isinstance(event_log.get("config"), dict)):
+        pg = event_log["config"]
+    else:
+        return None
+    from dagster_postgres.utils import pg_url_from_config
+
+    resolved = _with_env(pg)
+    try:
+        return pg_url_from_config(resolved) if isinstance(resolved, dict) else None
+    except Exception:  # noqa: BLE001 - incomplete config: let Dagster say what is missing
+        return None
+
+
+def _with_env(value: object) -> object:
+    """A Dagster config value with every ``{env: NAME}`` replaced by that variable's value."""
+    if isinstance(value, dict):
+        if set(value) == {"env"}:
+            return os.environ.get(str(value["env"]), "")
+        return {k: _with_env(v) for k, v in value.items()}
+    return value
+
+
+def _check_postgres_driver(folder: Path) -> None:
     """Refuse a PostgreSQL event log reached through psycopg 3, before any run starts.
 
     dagster-postgres sends ``NOTIFY run_events, <bound parameter>``, which only psycopg2's
     client-side binding accepts; SQLAlchemy 2.1 reads a bare ``postgresql://`` URL as psycopg 3,
     and the first event of the first run then failed with a syntax error, as an internal error.
+    Read from the configuration, so a refused instance never opens a connection.
     """
-    url = getattr(instance.event_log_storage, "postgres_url", None)  # dagster-postgres only
-    if not isinstance(url, str):
+    url = _event_log_postgres_url(folder)
+    if url is None:
         return
     from sqlalchemy.engine import make_url
 
@@ -97,7 +136,6 @@ def _check_postgres_driver(instance: dg.DagsterInstance, folder: Path) -> None:
     except Exception:  # noqa: BLE001 - an unknown driver: let Dagster say what is wrong
         return
     if driver != "psycopg2":
-        instance.dispose()
         raise InfrastructureError(
             f"the Dagster instance at {folder} (DAGSTER_HOME) reaches PostgreSQL through "
             f"{driver}, but dagster-postgres needs psycopg2: write its URL as "

@@ -8,7 +8,6 @@ These run in CI (CI=true fails instead of skipping when the server is not reacha
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import uuid
@@ -151,11 +150,6 @@ def test_run_and_gate_on_the_documented_postgres_deployment(
     assert sqlite_files(dagster_home) == [] and sqlite_files(home) == []
 
 
-# dagster-postgres opens psycopg 3 connections while it builds the refused instance, and
-# instance.dispose() leaves one for the garbage collector; collected later, it surfaced as an
-# unraisable warning inside whichever test ran next on the worker (a fresh clone's gate race).
-# It is collected here, inside this test, where it belongs.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_bare_postgresql_url_is_refused_before_any_run(
         tmp_path: Path, databases: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLAlchemy 2.1 reads postgresql:// as psycopg 3, on which dagster-postgres's event log
@@ -166,4 +160,3 @@ def test_a_bare_postgresql_url_is_refused_before_any_run(
     monkeypatch.setenv("E2E_DAGSTER_PG_URL", bare.render_as_string(hide_password=False))
     with pytest.raises(InfrastructureError, match=r"postgresql\+psycopg2://"):
         instance_for(Home.from_env(tmp_path / "home"))
-    gc.collect()
