@@ -2,7 +2,8 @@
 
 A suite is JSON in ``expectations/<journey>/<stage>.json`` (GX's own suite format:
 ``{"name": ..., "expectations": [{"type": ..., "kwargs": {...}}]}``). It is validated in an
-ephemeral GX context against the stage's DataFrame, or, with ``target: source_table`` /
+ephemeral GX context against the stage's DataFrame (the common expectations by the vectorised
+engine in :mod:`expectation_engine`, with GX's semantics; any other by GX itself), or, with ``target: source_table`` /
 ``sink_table``, against the SQL table itself through GX's SQL datasource (the rows stay in the
 database). A data failure is a result; a broken suite file is a SpecError naming the file.
 """
@@ -25,6 +26,7 @@ from e2e_assets.checks.base import (
     missing_columns,
     register,
 )
+from e2e_assets.checks.expectation_engine import evaluate
 from e2e_assets.db import url_backend
 from e2e_assets.errors import SpecError
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 # Expectation kwargs that name one column, or a list of columns, that must exist.
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
+SEVERITIES = ("critical", "warning", "info")  # GX 1.x's FailureSeverity
 _COLUMN_LIST_KWARGS = ("column_list",)
 # Expectations about the column set itself: a missing column is their finding, not a typo.
 _COLUMN_SET_EXPECTATIONS = {"expect_table_columns_to_match_set",
@@ -71,6 +74,9 @@ def load_suite(path: Path) -> dict[str, Any]:
                 exp.get("kwargs", {}), dict):
             raise SpecError("each expectation needs 'type' and a 'kwargs' object",
                             file=str(path), field=f"expectations.{i}")
+        if exp.get("severity", "critical") not in SEVERITIES:
+            raise SpecError(f"severity {exp['severity']!r} is not one of {list(SEVERITIES)}",
+                            file=str(path), field=f"expectations.{i}.severity")
     return suite
 
 
@@ -109,12 +115,37 @@ def _result_format(id_column: str) -> dict[str, Any]:
 
 def validate_frame(df: pd.DataFrame, suite: dict[str, Any], path: Path, *, id_column: str,
                    sensitive: tuple[str, ...] = (), sample_size: int = 5) -> CheckResult:
+    """The suite on ``df``: each expectation by the native engine when it has one, else by GX;
+    the results in the suite's order, each naming the engine that evaluated it."""
+    expectations = suite["expectations"]
+    results: list[dict[str, Any] | None] = []
+    for exp in expectations:
+        native = evaluate(df, exp, id_column, sample_size)
+        results.append(None if native is None else {
+            "expectation_config": {"type": exp["type"], "kwargs": exp.get("kwargs", {}),
+                                   "severity": exp.get("severity", "critical")},
+            **native, "engine": "native"})
+    declined = [i for i, r in enumerate(results) if r is None]
+    if declined:
+        by_gx = _gx_frame_results(df, {**suite, "expectations": [
+            {**expectations[i], "meta": {**expectations[i].get("meta", {}), _POSITION: i}}
+            for i in declined]}, path, id_column)
+        for d in by_gx:
+            results[d["expectation_config"]["meta"].pop(_POSITION)] = {**d, "engine": "gx"}
+    return summarize([r for r in results if r is not None], path, sensitive, sample_size)
+
+
+_POSITION = "e2e_position"  # meta key: which suite entry a GX result answers
+
+
+def _gx_frame_results(df: pd.DataFrame, suite: dict[str, Any], path: Path, id_column: str
+                      ) -> list[dict[str, Any]]:
     ctx = _context()
     asset = ctx.data_sources.add_pandas("pandas").add_dataframe_asset("frame")
     batch = asset.add_batch_definition_whole_dataframe("batch").get_batch(
         batch_parameters={"dataframe": df})
     result = batch.validate(_suite(suite, path), result_format=_result_format(id_column))
-    return summarize(result, path, sensitive, sample_size)
+    return [r.to_json_dict() for r in result.results]
 
 
 def validate_table(url: str, table: str, suite: dict[str, Any], path: Path, *, id_column: str,
@@ -127,26 +158,36 @@ def validate_table(url: str, table: str, suite: dict[str, Any], path: Path, *, i
     asset = source.add_table_asset(name=table, table_name=table)
     batch = asset.add_batch_definition_whole_table("batch").get_batch()
     result = batch.validate(_suite(suite, path), result_format=_result_format(id_column))
-    return summarize(result, path, sensitive, sample_size, where=f"table {table}")
+    return summarize([{**r.to_json_dict(), "engine": "gx"} for r in result.results], path,
+                     sensitive, sample_size, where=f"table {table}")
 
 
-def summarize(result: Any, path: Path, sensitive: tuple[str, ...], sample_size: int,
-              where: str = "frame") -> CheckResult:
-    """Per-expectation table and failing request ids (sensitive values masked)."""
+def _exception_message(info: Any) -> str | None:
+    """GX's exception message: ``exception_info`` is one record, or one per failed metric."""
+    if not isinstance(info, dict):
+        return None
+    records = [info] if "raised_exception" in info else list(info.values())
+    messages = [str(r.get("exception_message")) for r in records
+                if isinstance(r, dict) and r.get("raised_exception")]
+    return "; ".join(dict.fromkeys(messages)) or None
+
+
+def summarize(results: list[dict[str, Any]], path: Path, sensitive: tuple[str, ...],
+              sample_size: int, where: str = "frame") -> CheckResult:
+    """Per-expectation table and failing request ids (sensitive values masked), from GX-shaped
+    result dicts."""
     rows, samples = [], []
-    for r in result.results:
-        d = r.to_json_dict()
+    for d in results:
         cfg, res = d["expectation_config"], d.get("result") or {}
         column = cfg["kwargs"].get("column")
-        raised = (d.get("exception_info") or {}).get("raised_exception")
         rows.append({"expectation": cfg["type"], "column": column, "success": d["success"],
                      "expected": expected_text(cfg["kwargs"], cfg["type"]),
                      "severity": str(cfg.get("severity") or "critical"),
                      "observed_value": _short(res.get("observed_value")),
                      "unexpected_count": res.get("unexpected_count"),
                      "unexpected_percent": res.get("unexpected_percent"),
-                     "error": (d.get("exception_info") or {}).get("exception_message")
-                     if raised else None})
+                     "error": _exception_message(d.get("exception_info")),
+                     "engine": d["engine"]})
         if not d["success"]:
             for item in (res.get("unexpected_index_list") or [])[:sample_size]:
                 if isinstance(item, dict):
