@@ -130,67 +130,82 @@ def _mostly(kwargs: dict[str, Any]) -> float | None:
     return float(mostly) if _is_number(mostly) and 0 <= mostly <= 1 else None
 
 
-@evaluator("expect_column_values_to_not_be_null", keywords=("column", "mostly"))
-def _not_null(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: int
-              ) -> Result | None:
-    column, mostly = kwargs.get("column"), _mostly(kwargs)
-    if column not in frame.columns or mostly is None:
-        return None
-    nulls = frame[column].isna().to_numpy()
-    return _map_result(frame, column, nulls, nulls, mostly, id_column, n, over_all_rows=True)
+def _column(frame: pd.DataFrame, kwargs: dict[str, Any]) -> str | None:
+    column = kwargs.get("column")
+    return column if isinstance(column, str) and column in frame.columns else None
 
 
-@evaluator("expect_column_values_to_be_between",
-           keywords=("column", "mostly", "min_value", "max_value", "strict_min", "strict_max"))
-def _between(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: int
-             ) -> Result | None:
-    column, mostly, bounds = kwargs.get("column"), _mostly(kwargs), _bounds(kwargs)
-    if column not in frame.columns or mostly is None or bounds is None:
+Unexpected = Callable[[pd.Series, np.ndarray, dict[str, Any]], "np.ndarray | None"]
+
+
+def map_evaluator(expectation_type: str, *, keywords: tuple[str, ...],
+                  over_all_rows: bool = False) -> Callable[[Unexpected], Unexpected]:
+    """Register a map expectation by its rule: the mask of unexpected rows of one column, given
+    the column, its null mask and the kwargs (None declines). Column, ``mostly``, counts and
+    samples are handled here, once."""
+    def deco(unexpected: Unexpected) -> Unexpected:
+        def evaluate_map(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: int
+                         ) -> Result | None:
+            column, mostly = _column(frame, kwargs), _mostly(kwargs)
+            if column is None or mostly is None:
+                return None
+            series = frame[column]
+            nulls = series.isna().to_numpy()
+            mask = unexpected(series, nulls, kwargs)
+            if mask is None:
+                return None
+            return _map_result(frame, column, nulls, mask, mostly, id_column, n,
+                               over_all_rows=over_all_rows)
+
+        evaluator(expectation_type, keywords=("column", "mostly", *keywords))(evaluate_map)
+        return unexpected
+
+    return deco
+
+
+@map_evaluator("expect_column_values_to_not_be_null", keywords=(), over_all_rows=True)
+def _nulls(series: pd.Series, nulls: np.ndarray, kwargs: dict[str, Any]) -> np.ndarray | None:
+    return nulls
+
+
+@map_evaluator("expect_column_values_to_be_between",
+               keywords=("min_value", "max_value", "strict_min", "strict_max"))
+def _outside(series: pd.Series, nulls: np.ndarray, kwargs: dict[str, Any]) -> np.ndarray | None:
+    bounds = _bounds(kwargs)
+    if bounds is None or not _numeric(series):
         return None
-    series = frame[column]
-    if not _numeric(series):
-        return None
-    nulls = series.isna().to_numpy()
     # integers compared as themselves when they can be (float64 rounds beyond 2**53)
     values = (series.to_numpy() if not nulls.any()
               else series.to_numpy(dtype=float, na_value=np.nan))
     with np.errstate(invalid="ignore"):
         ok = _within(values, *bounds, bool(kwargs.get("strict_min")),
                      bool(kwargs.get("strict_max")))
-    return _map_result(frame, column, nulls, ~ok & ~nulls, mostly, id_column, n)
+    return ~ok & ~nulls
 
 
-@evaluator("expect_column_values_to_be_in_set", keywords=("column", "mostly", "value_set"))
-def _in_set(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: int
-            ) -> Result | None:
-    column, mostly, value_set = kwargs.get("column"), _mostly(kwargs), kwargs.get("value_set")
-    if column not in frame.columns or mostly is None or not isinstance(value_set, list):
+@map_evaluator("expect_column_values_to_be_in_set", keywords=("value_set",))
+def _not_in_set(series: pd.Series, nulls: np.ndarray, kwargs: dict[str, Any]
+                ) -> np.ndarray | None:
+    value_set = kwargs.get("value_set")
+    if not isinstance(value_set, list):
         return None
-    series = frame[column]
-    nulls = series.isna().to_numpy()
-    inside = series.isin(value_set).to_numpy()
-    return _map_result(frame, column, nulls, ~inside & ~nulls, mostly, id_column, n)
+    return ~series.isin(value_set).to_numpy() & ~nulls
 
 
-@evaluator("expect_column_values_to_be_unique", keywords=("column", "mostly"))
-def _unique(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: int
-            ) -> Result | None:
-    column, mostly = kwargs.get("column"), _mostly(kwargs)
-    if column not in frame.columns or mostly is None:
-        return None
-    series = frame[column]
-    nulls = series.isna().to_numpy()
+@map_evaluator("expect_column_values_to_be_unique", keywords=())
+def _repeated(series: pd.Series, nulls: np.ndarray, kwargs: dict[str, Any]
+              ) -> np.ndarray | None:
     repeated = np.zeros(len(series), dtype=bool)
     repeated[~nulls] = series[~nulls].duplicated(keep=False).to_numpy()
-    return _map_result(frame, column, nulls, repeated, mostly, id_column, n)
+    return repeated
 
 
 @evaluator("expect_column_mean_to_be_between",
            keywords=("column", "min_value", "max_value", "strict_min", "strict_max"))
 def _mean(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: int
           ) -> Result | None:
-    column, bounds = kwargs.get("column"), _bounds(kwargs)
-    if column not in frame.columns or bounds is None or not _numeric(frame[column]):
+    column, bounds = _column(frame, kwargs), _bounds(kwargs)
+    if column is None or bounds is None or not _numeric(frame[column]):
         return None
     mean = frame[column].mean()
     if pd.isna(mean):
