@@ -18,14 +18,10 @@ a crash between a sink write and a separate file write would make the next audit
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, cast
 
 import numpy as np
@@ -34,6 +30,15 @@ import sqlalchemy as sa
 
 from e2e_assets.db import engine_for, masked, reason
 from e2e_assets.errors import InfrastructureError
+from e2e_assets.row_digests import (  # noqa: F401 - canonical_value, row_digest: the definition
+    canonical_value,
+    column_digests,
+    fetched_columns,
+    frame_digests,
+    row_digest,
+)
+
+row_digests = frame_digests  # {request id: row digest} of a frame, as it is written
 
 _CHUNK = 500
 SHADOW_SUFFIX = "__shadow"
@@ -85,48 +90,6 @@ class SinkAudit:
                 "run_id": self.run_id}
 
 
-# -- canonical row digests -------------------------------------------------------------------
-def canonical_value(value: Any) -> str:
-    """One text per value, equal for the value delivered and the value the sink gives back.
-
-    SQLite and PostgreSQL return booleans as bool or 0/1, integral floats as floats or ints and
-    NUMERIC as Decimal: numbers (booleans included) compare by value, so ``True``, ``1`` and
-    ``1.0`` agree, while the string ``"1"`` does not. None, NaN and NaT are one missing value.
-    """
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NaT:
-        return "null"
-    if isinstance(value, bool):
-        return f"n:{int(value)}"
-    if isinstance(value, (int, float, Decimal)):
-        number = float(value) if not isinstance(value, int) else value
-        if isinstance(number, float):
-            if math.isnan(number):
-                return "null"
-            if number.is_integer() and abs(number) < 2 ** 63:
-                number = int(number)
-        return f"n:{number!r}"
-    if isinstance(value, (datetime, date)):
-        return f"t:{pd.Timestamp(value).isoformat()}"
-    if isinstance(value, bytes):
-        return f"b:{value.hex()}"
-    return f"s:{value}"
-
-
-def row_digest(row: Mapping[Any, Any], columns: Sequence[str]) -> str:
-    """sha256 of the row's canonical values over ``columns`` (order-free)."""
-    payload = json.dumps([[c, canonical_value(row.get(c))] for c in sorted(columns)],
-                         ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def row_digests(df: pd.DataFrame, key: str) -> dict[Any, str]:
-    """{request id: row digest} for a frame, values converted as they are written."""
-    columns = [str(c) for c in df.columns]
-    return {row[key]: row_digest(row, columns) for row in _records(df)}
-
-
 def _column_type(series: pd.Series) -> sa.types.TypeEngine:
     kind = series.dtype.kind
     if kind == "b":
@@ -145,14 +108,18 @@ def _table_for(df: pd.DataFrame, name: str, key: str, metadata: sa.MetaData) -> 
     return sa.Table(name, metadata, *cols)
 
 
+def _python_values(values: pd.Series) -> list[object]:
+    """A column as Python values every DB driver accepts: numpy scalars converted, nulls None."""
+    if values.dtype.kind in "biuf" and not values.hasnans:
+        return cast(list[object], values.to_numpy().tolist())  # numpy -> Python, in C
+    out = values.astype(object).where(values.notna(), None).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in out]
+
+
 def _records(df: pd.DataFrame) -> list[dict[str, object]]:
-    obj = df.astype(object).where(df.notna(), None)
-    rows = obj.to_dict("records")
-    for row in rows:  # numpy scalars -> Python so every DB driver accepts them
-        for k, v in row.items():
-            if isinstance(v, np.generic):
-                row[k] = v.item()
-    return cast(list[dict[str, object]], rows)
+    names = [str(c) for c in df.columns]
+    columns = [_python_values(df[c]) for c in df.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)] if len(df) else []
 
 
 def write_sink(df: pd.DataFrame, url: str, table: str, key: str, *,
@@ -274,12 +241,21 @@ def _read_digests(conn: sa.Connection, target: sa.Table, key: str, ids: Iterable
                   columns: Sequence[str]) -> dict[Any, str]:
     wanted = [i.item() if isinstance(i, np.generic) else i for i in ids]
     cols = [target.c[c] for c in columns if c in target.c]
-    out: dict[Any, str] = {}
+    fields = [c.name for c in cols]
+    rows: list[Sequence[Any]] = []
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
-        for row in conn.execute(sa.select(*cols).where(target.c[key].in_(chunk))).mappings():
-            out[row[key]] = row_digest(row, columns)
-    return out
+        rows += conn.execute(sa.select(*cols).where(target.c[key].in_(chunk))).all()
+    return _digests_by_id(rows, fields, key, columns)
+
+
+def _digests_by_id(rows: Sequence[Sequence[Any]], fields: Sequence[str], key: str,
+                   columns: Sequence[str]) -> dict[Any, str]:
+    """{id: row digest over ``columns``} of rows fetched with ``fields`` (a column the rows
+    lack reads as null)."""
+    digests = column_digests(fetched_columns(rows, fields), columns, len(rows))
+    at = list(fields).index(key)
+    return {row[at]: digest for row, digest in zip(rows, digests)}
 
 
 # -- the audit ledger ------------------------------------------------------------------------
@@ -315,15 +291,18 @@ def _audit(conn: sa.Connection, target: sa.Table, key: str, run_id: str | None) 
     ledger = tables[0]
     recorded = {r[0]: (r[1], r[2]) for r in conn.execute(
         sa.select(ledger.c[key], ledger.c.row_digest, ledger.c.row_columns)).all()}
-    seen: set[Any] = set()
-    altered, foreign = [], []
-    for row in conn.execute(sa.select(target)).mappings():
-        rid = row[key]
-        seen.add(rid)
-        if rid not in recorded:
-            foreign.append(rid)
-        elif row_digest(row, json.loads(recorded[rid][1])) != recorded[rid][0]:
-            altered.append(rid)
+    rows = conn.execute(sa.select(target)).all()
+    fields = list(target.c.keys())
+    at = fields.index(key)
+    seen = {row[at] for row in rows}
+    foreign = [row[at] for row in rows if row[at] not in recorded]
+    by_columns: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:  # digested per recorded column list (one list, unless the sink grew one)
+        if row[at] in recorded:
+            by_columns.setdefault(recorded[row[at]][1], []).append(row)
+    altered = [rid for names, group in by_columns.items()
+               for rid, digest in _digests_by_id(group, fields, key, json.loads(names)).items()
+               if digest != recorded[rid][0]]
     deleted = [rid for rid in recorded if rid not in seen]
     return SinkAudit(table=target.name, recorded=len(recorded), deleted=_sorted(deleted),
                      altered=_sorted(altered), foreign=_sorted(foreign), run_id=run_id)
@@ -341,8 +320,9 @@ def _record_delivery(conn: sa.Connection, target: sa.Table, key: str, df: pd.Dat
         # without a record of who wrote them, calling them foreign would only cry wolf.
         tables = _create_ledger(conn, target, key)
         cols = [target.c[c] for c in names if c in target.c]
-        adopted = {row[key]: row_digest(row, names)
-                   for row in conn.execute(sa.select(*cols)).mappings() if row[key] not in digests}
+        adopted = {rid: digest for rid, digest in _digests_by_id(
+            conn.execute(sa.select(*cols)).all(), [c.name for c in cols], key, names).items()
+            if rid not in digests}
         _insert_ledger(conn, tables[0], key, adopted, columns, ADOPTED_RUN, now)
     ledger, audits = tables
     ids = list(digests)
