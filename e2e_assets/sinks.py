@@ -217,15 +217,33 @@ def count_rows(url: str, table: str) -> int:
 
 def sink_ids(url: str, table: str, key: str, ids: Iterable[Any]) -> list[object]:
     """Which of ``ids`` are present in the sink table (read back after a write)."""
-    wanted = [i.item() if isinstance(i, np.generic) else i for i in ids]
-    found: list[object] = []
     with engine_for(url).connect() as conn:
         target = sa.Table(table, sa.MetaData(), autoload_with=conn)
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
-            found += [r[0] for r in conn.execute(
-                sa.select(target.c[key]).where(target.c[key].in_(chunk)))]
-    return found
+        return [row[0] for row in _rows_with_ids(conn, target, key, [target.c[key]], ids)]
+
+
+_SCAN_SHARE = 0.2  # asked for at least this share of the table's rows: read it whole
+
+
+def _rows_with_ids(conn: sa.Connection, target: sa.Table, key: str,
+                   cols: Sequence[sa.ColumnElement[Any]], ids: Iterable[Any]
+                   ) -> list[Sequence[Any]]:
+    """The rows (``cols``, the key among them) whose key is among ``ids``: looked up 500 ids at
+    a time, or, when the ids are a large share of the table (a whole batch delivered into it),
+    read in one scan and filtered here, instead of thousands of lookups."""
+    wanted = [i.item() if isinstance(i, np.generic) else i for i in ids]
+    at = [c.key for c in cols].index(key)
+    if len(wanted) > 10 * _CHUNK:
+        total = conn.execute(sa.select(sa.func.count()).select_from(target)).scalar() or 0
+        if len(wanted) >= _SCAN_SHARE * total:
+            rows = conn.execute(sa.select(*cols)).all()
+            found = pd.Index([r[at] for r in rows], dtype=object).isin(wanted)
+            return [r for r, hit in zip(rows, found) if hit]
+    out: list[Sequence[Any]] = []
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        out += conn.execute(sa.select(*cols).where(target.c[key].in_(chunk))).all()
+    return out
 
 
 def sink_row_digests(url: str, table: str, key: str, ids: Iterable[Any],
@@ -239,14 +257,9 @@ def sink_row_digests(url: str, table: str, key: str, ids: Iterable[Any],
 
 def _read_digests(conn: sa.Connection, target: sa.Table, key: str, ids: Iterable[Any],
                   columns: Sequence[str]) -> dict[Any, str]:
-    wanted = [i.item() if isinstance(i, np.generic) else i for i in ids]
     cols = [target.c[c] for c in columns if c in target.c]
-    fields = [c.name for c in cols]
-    rows: list[Sequence[Any]] = []
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
-        rows += conn.execute(sa.select(*cols).where(target.c[key].in_(chunk))).all()
-    return _digests_by_id(rows, fields, key, columns)
+    rows = _rows_with_ids(conn, target, key, cols, ids)
+    return _digests_by_id(rows, [c.name for c in cols], key, columns)
 
 
 def _digests_by_id(rows: Sequence[Sequence[Any]], fields: Sequence[str], key: str,
