@@ -122,10 +122,18 @@ def _exact_in_float(ints: pd.Series) -> bool:
     return bool((ints.astype(object).abs() <= 2 ** 53).all()) if len(ints) else True
 
 
-def _quoted(texts: list[str]) -> list[str]:
-    """Each text as a JSON string (json.dumps, ensure_ascii=False), escaping only when needed."""
-    return [json.dumps(t, ensure_ascii=False) if _NEEDS_ESCAPE.search(t) else f'"{t}"'
-            for t in texts]
+def _labelled(label: str, values: pd.Series) -> list[str]:
+    """``[label,value]`` of each value as JSON (json.dumps, ensure_ascii=False). Only a string
+    can need escaping (a quote, backslash or control character; numbers, dates and hex never
+    do), so one search over the column's distinct strings decides for the whole column."""
+    if values.dtype == object:
+        values = _typed(values) if _typed(values) is not None else values
+    texts = canonical_column(values)
+    if values.dtype.kind in "biufM" or not any(
+            isinstance(v, str) and _NEEDS_ESCAPE.search(v)
+            for v in pd.unique(values.dropna().to_numpy(dtype=object))):
+        return [f'[{label},"{t}"]' for t in texts]
+    return [f"[{label},{json.dumps(t, ensure_ascii=False)}]" for t in texts]
 
 
 def column_digests(columns: Mapping[str, pd.Series], names: Sequence[str], rows: int
@@ -136,8 +144,7 @@ def column_digests(columns: Mapping[str, pd.Series], names: Sequence[str], rows:
     for name in sorted(names):
         label = json.dumps(name, ensure_ascii=False)
         if name in columns:
-            values = _quoted(canonical_column(columns[name]))
-            parts.append([f"[{label},{v}]" for v in values])
+            parts.append(_labelled(label, columns[name]))
         else:
             parts.append([f'[{label},"null"]'] * rows)
     if not parts:
