@@ -17,7 +17,10 @@ makes a fairness gap that was not significant at 3,000 rows significant). Then:
 * **full**: ``e2e-assets run <journey>`` in its own process, start to exit: the dry run, every
   stage and check in Dagster, the sink, the reports. Peak RSS is that process's own (wait4).
 
-Prints one table (last output: benchmarks/results_journey_scale.txt).
+Targets (issue 16): at 1M requests the full run <= 2x the bare stage functions, peak RSS
+<= 2 GB. Prints the side-by-side table with each target met or not, then the seconds each check
+kind took in the full run (summed over its checks, from each check's ``duration_s``), and the
+stage functions' own seconds inside the run (last output: benchmarks/results_journey_scale.txt).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,6 +107,7 @@ def main() -> None:
                        "MLFLOW_ENABLE_TELEMETRY": "false"})
     os.environ.pop("DAGSTER_HOME", None)
     rows_out = []
+    kinds: dict[tuple[str, int], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         env = {**os.environ, "E2E_ASSETS_HOME": str(base)}
@@ -136,6 +141,9 @@ def main() -> None:
                 stages_run = sum(s["status"] == "materialized" for s in run["stages"])
                 rows_out.append((name, len(served), size, bare, full, full / bare, rss,
                                  report["exit_code"], stages_run, failed))
+                kinds[(name, size)] = times = seconds_per_kind(run)
+                times["(everything else: start-up, Dagster, hand-offs, sink write)"] = (
+                    full - sum(times.values()))
                 print(f"{name} {size}: bare {bare:.2f} s, full {full:.1f} s, exit {code}",
                       file=sys.stderr)
                 shutil.rmtree(home, ignore_errors=True)
@@ -146,7 +154,40 @@ def main() -> None:
         print(f"{name:16} {served_n:>6} {size:>9} {size / served_n:>8.0f} {bare:>7.2f} "
               f"{full:>7.1f} {ratio:>9.1f} {rss:>8.0f} {stages_run:>6} {code:>4}  "
               f"{', '.join(failed) or '-'}")
+    for name, _, size, _, _, ratio, rss, *_ in rows_out:
+        if size >= TARGET_SIZE:
+            print(f"target at {size:,} ({name}): full/bare {ratio:.1f} <= {TARGET_RATIO:g}: "
+                  f"{'met' if ratio <= TARGET_RATIO else 'NOT met'}; peak {rss:.0f} MB <= "
+                  f"{TARGET_MB}: {'met' if rss <= TARGET_MB else 'NOT met'}")
+    print_kinds(kinds)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+
+TARGET_SIZE, TARGET_RATIO, TARGET_MB = 1_000_000, 2.0, 2048
+
+
+def seconds_per_kind(run: dict[str, Any]) -> dict[str, float]:
+    """Seconds per check kind in one run (its checks' ``duration_s`` summed), and the stage
+    functions' own seconds as ``(stages)``."""
+    out: dict[str, float] = {"(stages)": sum(s.get("wall_time_s") or 0.0 for s in run["stages"])}
+    for check in run["checks"]:
+        seconds = (check.get("metadata") or {}).get("duration_s")
+        if isinstance(seconds, (int, float)):
+            out[check["kind"]] = out.get(check["kind"], 0.0) + float(seconds)
+    return out
+
+
+def print_kinds(kinds: dict[tuple[str, int], dict[str, float]]) -> None:
+    """One row per check kind, one column per journey and size: seconds in the full run."""
+    runs = list(kinds)
+    names = sorted({k for times in kinds.values() for k in times},
+                   key=lambda k: -max(t.get(k, 0.0) for t in kinds.values()))
+    print()
+    print("seconds per check kind in the full run " + " ".join(
+        f"{j[:6]}@{n // 1000}k".rjust(13) for j, n in runs))
+    for kind in names:
+        print(f"{kind:38} " + " ".join(
+            f"{kinds[r].get(kind, 0.0):>13.2f}" for r in runs))
 
 
 if __name__ == "__main__":

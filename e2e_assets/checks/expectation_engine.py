@@ -95,9 +95,19 @@ def _map_result(frame: pd.DataFrame, column: str, nulls: np.ndarray, unexpected:
 
     ``unexpected`` is a boolean mask over every row (False where the value is null, unless
     ``over_all_rows``, for not_be_null, whose unexpected rows are the nulls themselves)."""
-    total = len(frame)
-    unexpected_count = int(unexpected.sum())
-    considered = total if over_all_rows else total - int(nulls.sum())
+    positions = np.flatnonzero(unexpected)[:sample_size]
+    values = [None if _is_null(v) else v for v in frame[column].iloc[positions].tolist()]
+    ids = (frame[id_column].iloc[positions].tolist() if id_column in frame.columns
+           else [None] * len(positions))
+    return map_result(len(frame), int(nulls.sum()), int(unexpected.sum()), mostly,
+                      list(zip(ids, values)), column, id_column, over_all_rows=over_all_rows)
+
+
+def map_result(total: int, nulls: int, unexpected_count: int, mostly: float,
+               samples: list[tuple[Any, Any]], column: str, id_column: str, *,
+               over_all_rows: bool = False) -> Result:
+    """GX's map-expectation result from counts, and the first unexpected (id, value) pairs."""
+    considered = total if over_all_rows else total - nulls
     success = (True if total == 0 or considered == 0
                else (float(considered) - float(unexpected_count)) / float(considered) >= mostly)
     result: Result = {"element_count": total, "unexpected_count": unexpected_count}
@@ -111,12 +121,8 @@ def _map_result(frame: pd.DataFrame, column: str, nulls: np.ndarray, unexpected:
             "missing_count": missing,
             "missing_percent": missing / total * 100 if total else None,
             "unexpected_percent_total": unexpected_count / total * 100 if total else None})
-    positions = np.flatnonzero(unexpected)[:sample_size]
-    values = [None if _is_null(v) else v for v in frame[column].iloc[positions].tolist()]
-    ids = (frame[id_column].iloc[positions].tolist() if id_column in frame.columns
-           else [None] * len(positions))
-    result["partial_unexpected_list"] = values
-    result["unexpected_index_list"] = [{column: v, id_column: i} for v, i in zip(values, ids)]
+    result["partial_unexpected_list"] = [v for _, v in samples]
+    result["unexpected_index_list"] = [{column: v, id_column: i} for i, v in samples]
     return {"success": bool(success), "result": result}
 
 

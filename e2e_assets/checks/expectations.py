@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -117,25 +118,50 @@ def validate_frame(df: pd.DataFrame, suite: dict[str, Any], path: Path, *, id_co
                    sensitive: tuple[str, ...] = (), sample_size: int = 5) -> CheckResult:
     """The suite on ``df``: each expectation by the native engine when it has one, else by GX;
     the results in the suite's order, each naming the engine that evaluated it."""
-    expectations = suite["expectations"]
-    results: list[dict[str, Any] | None] = []
-    for exp in expectations:
-        native = evaluate(df, exp, id_column, sample_size)
-        results.append(None if native is None else {
-            "expectation_config": {"type": exp["type"], "kwargs": exp.get("kwargs", {}),
-                                   "severity": exp.get("severity", "critical")},
-            **native, "engine": "native"})
-    declined = [i for i, r in enumerate(results) if r is None]
-    if declined:
-        by_gx = _gx_frame_results(df, {**suite, "expectations": [
-            {**expectations[i], "meta": {**expectations[i].get("meta", {}), _POSITION: i}}
-            for i in declined]}, path, id_column)
-        for d in by_gx:
-            results[d["expectation_config"]["meta"].pop(_POSITION)] = {**d, "engine": "gx"}
-    return summarize([r for r in results if r is not None], path, sensitive, sample_size)
+    native = [evaluate(df, exp, id_column, sample_size) for exp in suite["expectations"]]
+    results = _with_gx(suite, native, lambda rest: _gx_frame_results(df, rest, path, id_column))
+    return summarize(results, path, sensitive, sample_size)
+
+
+def validate_table(url: str, table: str, suite: dict[str, Any], path: Path, *, id_column: str,
+                   sensitive: tuple[str, ...] = (), sample_size: int = 5) -> CheckResult:
+    """The suite on a SQL table, the rows staying in the database: the common expectations in
+    one aggregate query (:mod:`expectation_sql`), any other by GX's SQL datasource."""
+    import sqlalchemy as sa
+
+    from e2e_assets.checks.expectation_sql import evaluate_table
+    from e2e_assets.db import engine_for
+
+    native: list[dict[str, Any] | None] = [None] * len(suite["expectations"])
+    with engine_for(url).connect() as conn:
+        if sa.inspect(conn).has_table(table):  # else GX says the table is missing
+            target = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            native = evaluate_table(conn, target, suite["expectations"], id_column,
+                                    sample_size)
+    results = _with_gx(suite, native,
+                       lambda rest: _gx_table_results(url, table, rest, path, id_column))
+    return summarize(results, path, sensitive, sample_size, where=f"table {table}")
 
 
 _POSITION = "e2e_position"  # meta key: which suite entry a GX result answers
+
+
+def _with_gx(suite: dict[str, Any], native: list[dict[str, Any] | None],
+             gx: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every expectation's result in suite order: the native ones, and GX's answers (one GX
+    validation) for those the native engine declined."""
+    expectations = suite["expectations"]
+    results: list[dict[str, Any] | None] = [None if r is None else {
+        "expectation_config": {"type": e["type"], "kwargs": e.get("kwargs", {}),
+                               "severity": e.get("severity", "critical")},
+        **r, "engine": "native"} for e, r in zip(expectations, native)]
+    declined = [i for i, r in enumerate(results) if r is None]
+    if declined:
+        for d in gx({**suite, "expectations": [
+                {**expectations[i], "meta": {**expectations[i].get("meta", {}), _POSITION: i}}
+                for i in declined]}):
+            results[d["expectation_config"]["meta"].pop(_POSITION)] = {**d, "engine": "gx"}
+    return [r for r in results if r is not None]
 
 
 def _gx_frame_results(df: pd.DataFrame, suite: dict[str, Any], path: Path, id_column: str
@@ -148,8 +174,8 @@ def _gx_frame_results(df: pd.DataFrame, suite: dict[str, Any], path: Path, id_co
     return [r.to_json_dict() for r in result.results]
 
 
-def validate_table(url: str, table: str, suite: dict[str, Any], path: Path, *, id_column: str,
-                   sensitive: tuple[str, ...] = (), sample_size: int = 5) -> CheckResult:
+def _gx_table_results(url: str, table: str, suite: dict[str, Any], path: Path, id_column: str
+                      ) -> list[dict[str, Any]]:
     ctx = _context()
     backend = url_backend(url)
     add = {"sqlite": ctx.data_sources.add_sqlite,
@@ -158,8 +184,7 @@ def validate_table(url: str, table: str, suite: dict[str, Any], path: Path, *, i
     asset = source.add_table_asset(name=table, table_name=table)
     batch = asset.add_batch_definition_whole_table("batch").get_batch()
     result = batch.validate(_suite(suite, path), result_format=_result_format(id_column))
-    return summarize([{**r.to_json_dict(), "engine": "gx"} for r in result.results], path,
-                     sensitive, sample_size, where=f"table {table}")
+    return [r.to_json_dict() for r in result.results]
 
 
 def _exception_message(info: Any) -> str | None:
