@@ -103,10 +103,13 @@ class RunStore:
         return folder / f"{stage}.parquet", folder / f"{stage}.json"
 
     # -- writing -----------------------------------------------------------------------------
-    def write(self, stage: str, frame: pd.DataFrame, read: HandoffRef | None) -> HandoffRef:
-        """Hand ``frame`` on from ``stage`` in this run; returns its reference."""
+    def write(self, stage: str, frame: pd.DataFrame, read: HandoffRef | None, *,
+              digest: str | None = None) -> HandoffRef:
+        """Hand ``frame`` on from ``stage`` in this run; returns its reference. ``digest`` is
+        the frame's :func:`frame_digest` when the caller has it already (a million-row frame
+        takes seconds); were it wrong, the first read would refuse the hand-off."""
         data, record = self._files(self.run_id, stage)
-        ref = HandoffRef(self.run_id, stage, frame_digest(frame), len(frame))
+        ref = HandoffRef(self.run_id, stage, digest or frame_digest(frame), len(frame))
         try:
             write_parquet_atomic(frame, data)
             write_json_atomic({"ref": asdict(ref), "input": asdict(read) if read else None},

@@ -141,7 +141,7 @@ def _run_stage(journey: Journey, stage: str, run: RunContext) -> StageOutcome:
     checks += evaluate_phase(ctx, "output")
     if any(c.blocks for c in checks):  # no hand-off: nothing downstream, nothing in the sink
         return _blocked(journey, stage, checks, facts, summary, ())
-    ref = run.store.write(stage, out, read_ref)
+    ref = run.store.write(stage, out, read_ref, digest=summary["data_digest"])
     lineage = {**lineage, stage: ref}
     if stage == journey.spec.sink_stage:
         checks = _deliver(journey, ctx, checks, facts, run_id=run.run_id, shadow=run.shadow)
