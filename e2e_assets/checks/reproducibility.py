@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
 from e2e_assets.checks.frame_diff import compare_frames
+from e2e_assets.checks.sampling import SAMPLE_SEED, sample_of
 from e2e_assets.stages import run_stage
 
-SAMPLE_SEED = 20240601
 DETECTION_PROBABILITY = 0.99
 
 
@@ -37,11 +36,6 @@ def smallest_share_found(sample_rows: int, probability: float = DETECTION_PROBAB
     return float(1.0 - (1.0 - probability) ** (1.0 / sample_rows))
 
 
-def sampled_positions(rows: int, sample_rows: int, seed: int = SAMPLE_SEED) -> np.ndarray:
-    """``sample_rows`` of ``rows`` positions, drawn without replacement, in batch order."""
-    return np.sort(np.random.default_rng(seed).choice(rows, sample_rows, replace=False))
-
-
 def rerun_matches(source: pd.DataFrame, output: pd.DataFrame, rerun: Callable[[pd.DataFrame],
                   pd.DataFrame], *, key: str, abs_tolerance: float, rel_tolerance: float,
                   sample_rows: int | None, sample_size: int) -> CheckResult:
@@ -54,7 +48,7 @@ def rerun_matches(source: pd.DataFrame, output: pd.DataFrame, rerun: Callable[[p
     sampling: dict[str, Any] = {"sampled": False, "batch_rows": len(source)}
     if (sample_rows and len(source) > sample_rows and key in source.columns
             and key in output.columns):
-        part = source.iloc[sampled_positions(len(source), sample_rows)]
+        part = sample_of(source, sample_rows)
         expected = output[output[key].isin(part[key])]
         result = compare(expected, rerun(part))
         sampling = {"sampled": True, "batch_rows": len(source), "sample_rows": sample_rows,

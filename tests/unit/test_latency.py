@@ -165,3 +165,37 @@ def test_the_budgets_table_holds_each_limit_and_what_was_observed() -> None:
     assert rows["regression"]["limit_ms"] == 440 and rows["regression"]["breached"]
     table = evidence_table(verdict.metadata["budgets"])
     assert [r["breached"] for r in table.rows] == [True, True, False]  # breached rows first
+
+
+def test_a_large_batch_is_timed_on_a_seeded_sample_scaled_to_the_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """100,000 requests are timed on 20,000 of them (1 us each here), judged as the batch."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from e2e_assets.checks import latency
+    from e2e_assets.checks.base import StageCheckContext
+
+    monkeypatch.setenv("E2E_ASSETS_HOME", str(tmp_path))
+    timed: list[int] = []
+
+    def fake_timing(ctx: object, frame: pd.DataFrame) -> float:
+        timed.append(len(frame))
+        return len(frame) * 1e-6
+
+    monkeypatch.setattr(latency, "_controlled_timing", fake_timing)
+    journey = SimpleNamespace(name="scale", injected=False)
+    batch = pd.DataFrame({"request_id": range(100_000)})
+    ctx = StageCheckContext(journey=journey, stage="score", input=batch,  # type: ignore[arg-type]
+                            output=batch, stage_wall_s=0.1)
+    result = latency.check_latency(ctx, latency.LatencyOptions())
+    assert timed == [20_000] and result.passed
+    assert result.metadata["timed_rows"] == 20_000 and result.metadata["timed_sample"]
+    assert result.metadata["controlled_timings_ms"] == [pytest.approx(100.0)]  # 0.02 s x 5
+    assert "seeded sample of 20,000 of 100,000 requests, scaled" in result.summary
+    small = batch.iloc[:5_000]
+    whole = latency.check_latency(StageCheckContext(
+        journey=journey, stage="score", input=small, output=small,  # type: ignore[arg-type]
+        stage_wall_s=0.1), latency.LatencyOptions())
+    assert timed[-1] == 5_000 and not whole.metadata["timed_sample"]
