@@ -137,9 +137,14 @@ def _insert_rows(conn: sa.Connection, table: sa.Table, names: Sequence[str],
             conn.execute(sa.insert(table), [dict(zip(names, row)) for row in chunk])
 
 
-def _rows_of(df: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """The frame's rows as tuples of Python values (see :func:`_python_values`)."""
-    return list(zip(*[_python_values(df[c]) for c in df.columns])) if len(df) else []
+def _insert_frame(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> None:
+    """INSERT the frame's rows as Python values (see :func:`_python_values`), ``_MANY`` rows
+    at a time, so a million rows never exist as Python tuples all at once."""
+    names = [str(c) for c in df.columns]
+    for start in range(0, len(df), _MANY):
+        part = df.iloc[start:start + _MANY]
+        _insert_rows(conn, table, names, list(zip(*[_python_values(part[c])
+                                                    for c in part.columns])))
 
 
 def write_sink(df: pd.DataFrame, url: str, table: str, key: str, *,
@@ -205,7 +210,7 @@ def _write_once(engine: sa.Engine, df: pd.DataFrame, url: str, table: str, key: 
         keys = [k.item() if isinstance(k, np.generic) else k for k in df[key].tolist()]
         replaced = _delete_keys(conn, target, key, keys)
         if len(df):
-            _insert_rows(conn, target, [str(c) for c in df.columns], _rows_of(df))
+            _insert_frame(conn, target, df)
         digests = _read_digests(conn, target, key, keys, [str(c) for c in df.columns])
         if ledger_run and audit is not None:
             _record_delivery(conn, target, key, df, ledger_run, audit)
