@@ -373,9 +373,12 @@ def _record_delivery(conn: sa.Connection, target: sa.Table, key: str, df: pd.Dat
         cols = [target.c[c] for c in names if c in target.c]
         fields = [c.name for c in cols]
         at = fields.index(key)
-        earlier = [row for row in conn.execute(sa.select(*cols)).all() if row[at] not in digests]
-        adopted = _digests_by_id(earlier, fields, key, names)
-        _insert_ledger(conn, tables[0], key, adopted, columns, ADOPTED_RUN, now)
+        total = conn.execute(sa.select(sa.func.count()).select_from(target)).scalar() or 0
+        if total > len(digests):  # rows other than this delivery's (its ids are unique)
+            earlier = [row for row in conn.execute(sa.select(*cols)).all()
+                       if row[at] not in digests]
+            _insert_ledger(conn, tables[0], key, _digests_by_id(earlier, fields, key, names),
+                           columns, ADOPTED_RUN, now)
     ledger, audits = tables
     _delete_keys(conn, ledger, key, list(digests))
     _insert_ledger(conn, ledger, key, digests, columns, run_id, now)
