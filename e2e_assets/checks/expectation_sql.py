@@ -37,14 +37,29 @@ def evaluate_table(conn: sa.Connection, table: sa.Table, expectations: list[dict
     """Each expectation's result on ``table`` (None: left to GX), with one aggregate query."""
     plans = [_plan(table, e, id_column, sample_size, f"e{i}")
              for i, e in enumerate(expectations)]
-    aggregates = {name: expr for p in plans if p is not None
-                  for name, expr in p.aggregates.items()}
+    # Each distinct aggregate once (a suite asks for the row count and a column's nulls many
+    # times): SQLite evaluates every expression of the select for every row.
+    distinct: dict[str, tuple[str, sa.ColumnElement[Any]]] = {}
+    alias: dict[str, str] = {}
+    for plan in plans:
+        for name, expr in (plan.aggregates.items() if plan is not None else ()):
+            text = _sql_text(expr, conn) or name
+            alias[name] = distinct.setdefault(text, (f"a{len(distinct)}", expr))[0]
     values: dict[str, Any] = {}
-    if aggregates:
-        row = conn.execute(sa.select(*[expr.label(name) for name, expr in aggregates.items()])
+    if distinct:
+        row = conn.execute(sa.select(*[expr.label(label) for label, expr in distinct.values()])
                            .select_from(table)).one()
-        values = dict(row._mapping)
+        values = {name: row._mapping[label] for name, label in alias.items()}
     return [None if p is None else p.finish(values, conn) for p in plans]
+
+
+def _sql_text(expr: sa.ColumnElement[Any], conn: sa.Connection) -> str | None:
+    """The expression as SQL with its values inlined (to tell equal aggregates), or None
+    when a value cannot be written inline."""
+    try:
+        return str(expr.compile(conn, compile_kwargs={"literal_binds": True}))
+    except (sa.exc.CompileError, NotImplementedError, TypeError):
+        return None
 
 
 def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
