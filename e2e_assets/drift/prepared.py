@@ -10,11 +10,15 @@ Each current numeric column is sorted once (a 1M-float sort takes ~15 ms), then 
 reference's B-quantile grid (B = 1000 by default) is located in it with B binary searches. On the
 grid:
 
-- KS: ``D`` is exact at the grid points and at most one reference grid cell (1/B) below the
-  exact statistic; the p-value uses the same asymptotic distribution as scipy's ``asymp``.
-- normed Wasserstein: the integral of ``|F_ref - F_cur|`` by the trapezoid rule over the grid,
-  plus the current's tails beyond the reference range, computed exactly; within 0.002 reference
-  standard deviations of scipy's exact value in the tests (the default floor is 0.1).
+- KS: ``|F_ref - F_cur|`` is read at each grid point and just below it (both CDFs' left
+  limits), so ``D`` is never above the exact statistic and at most the reference mass strictly
+  inside one grid cell (< 1/B) below it; exact when the reference has at most B + 1 distinct
+  values (ties, integers, rounded amounts), even when the current's values fall between them.
+  The p-value uses the same asymptotic distribution as scipy's ``asymp``.
+- normed Wasserstein: the integral of ``|F_ref - F_cur|`` by the trapezoid rule over each grid
+  cell (from its left edge to just below its right edge), plus the current's tails beyond the
+  reference range, computed exactly; within 0.002 reference standard deviations of scipy's
+  exact value in the tests, on continuous, tied and lattice data (the default floor is 0.1).
 - psi / jensen_shannon / hellinger / kl_div / tvd: the same decile bins as the exact functions.
 - chi_square / g_test / z_test / fisher_exact: exact, from the category counts.
 
@@ -94,6 +98,7 @@ class PreparedColumn:
     n: int
     edges: np.ndarray | None = None      # unique reference quantiles (numeric)
     cdf: np.ndarray | None = None        # F_ref at each edge
+    cdf_below: np.ndarray | None = None  # F_ref just below each edge (the left limit)
     deciles: np.ndarray | None = None    # interior bin edges, see binning.py (numeric)
     decile_shares: np.ndarray | None = None
     scale: float = 1.0                   # reference std (1.0 if constant)
@@ -132,9 +137,10 @@ def _prepare_numbers(name: str, ref: np.ndarray, grid: int, keep_sample: bool
         return PreparedColumn(name, kind, 0, sample=ref if keep_sample else None)
     edges = np.unique(ref[np.minimum((np.arange(grid + 1) * (n - 1)) // grid, n - 1)])
     cdf = np.searchsorted(ref, edges, side="right") / n
+    cdf_below = np.searchsorted(ref, edges, side="left") / n
     dec = bin_edges(ref)
     sd = float(ref.std())
-    return PreparedColumn(name, kind, n, edges=edges, cdf=cdf, deciles=dec,
+    return PreparedColumn(name, kind, n, edges=edges, cdf=cdf, cdf_below=cdf_below, deciles=dec,
                           decile_shares=bin_counts(ref, dec) / n, scale=sd if sd > 0 else 1.0,
                           sample=ref if keep_sample else None)
 
@@ -150,7 +156,8 @@ def prepared_nbytes(ref: PreparedReference) -> int:
     """Memory a prepared reference holds (categories estimated at 64 bytes each)."""
     total = 0
     for col in ref.columns.values():
-        for arr in (col.edges, col.cdf, col.deciles, col.decile_shares, col.counts, col.sample):
+        for arr in (col.edges, col.cdf, col.cdf_below, col.deciles, col.decile_shares,
+                    col.counts, col.sample):
             total += 0 if arr is None else int(arr.nbytes)
         total += 0 if col.categories is None else 64 * len(col.categories)
     return total

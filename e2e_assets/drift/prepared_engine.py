@@ -60,29 +60,36 @@ def fast_numeric(col: PreparedColumn, cur: np.ndarray, methods: Sequence[str]
     if col.edges is None or col.deciles is None:
         raise _not_prepared(col, "numeric")
     m = len(cur)
-    f_cur = np.searchsorted(cur, col.edges, side="right") / m   # F_cur at each edge
-    below_n = int(np.searchsorted(cur, col.edges[0], side="left"))
+    at_or_below = np.searchsorted(cur, col.edges, side="right")
+    strictly_below = np.searchsorted(cur, col.edges, side="left")
+    f_cur, f_cur_below = at_or_below / m, strictly_below / m  # F_cur at and just below each edge
+    below_n = int(strictly_below[0])
     above_at = int(np.searchsorted(cur, col.edges[-1], side="right"))
     tails = float(np.sum(col.edges[0] - cur[:below_n])) + float(np.sum(cur[above_at:]
                                                                        - col.edges[-1]))
     return numeric_outcomes(col, f_cur, m, below_n / m, tails / m,
-                            bin_counts(cur, col.deciles) / m, methods)
+                            bin_counts(cur, col.deciles) / m, methods, f_cur_below=f_cur_below)
 
 
 def numeric_outcomes(col: PreparedColumn, f_cur: np.ndarray, m: int, below_share: float,
                      mean_tail_distance: float, cur_bin_shares: np.ndarray,
-                     methods: Sequence[str]) -> dict[str, Outcome]:
+                     methods: Sequence[str], *, f_cur_below: np.ndarray | None = None
+                     ) -> dict[str, Outcome]:
     """KS, normed Wasserstein and binned distances from the current CDF on the reference grid
-    (shared by the in-memory fast path and the SQL pushdown)."""
+    (shared by the in-memory fast path and the SQL pushdown). With both CDFs' left limits at the
+    grid points (``col.cdf_below``, ``f_cur_below``), a cell whose inside holds no reference
+    value is read exactly; without them (SQL), the CDFs at the edges stand in."""
     if col.edges is None or col.cdf is None or col.decile_shares is None:
         raise _not_prepared(col, "numeric")
     out: dict[str, Outcome] = {}
     diff = np.abs(col.cdf - f_cur)
-    if "ks" in methods:
-        d = max(float(diff.max()), below_share)  # mass below the reference minimum counts too
+    diff_below = diff if col.cdf_below is None or f_cur_below is None \
+        else np.abs(col.cdf_below - f_cur_below)
+    if "ks" in methods:  # mass below the reference minimum counts too
+        d = max(float(diff.max()), float(diff_below.max()), below_share)
         out["ks"] = Outcome(d, _ks_pvalue(d, col.n, m))
-    if "wasserstein" in methods:
-        inner = float(np.sum(0.5 * (diff[:-1] + diff[1:]) * np.diff(col.edges)))  # trapezoid
+    if "wasserstein" in methods:  # trapezoid from each edge to just below the next
+        inner = float(np.sum(0.5 * (diff[:-1] + diff_below[1:]) * np.diff(col.edges)))
         out["wasserstein"] = Outcome((inner + mean_tail_distance) / col.scale)
     binned = [mth for mth in methods if mth in SHARE_DISTANCES]
     if binned:
