@@ -46,6 +46,7 @@ PEER_VENV = HERE / ".venv-evidently"
 TOOLS = ("e2e-new-ref", "e2e-same-ref", "scipy", "numpy-tuned", "evidently-default",
          "evidently-ks")
 TARGETS = {"e2e-new-ref": 0.34, "e2e-same-ref": 0.15}  # at most this many times naive scipy
+TARGET_N = 1_000_000  # the targets are set at 1M rows x 25 columns
 NUMERIC, CATEGORICAL, LEVELS = 20, 5, 10
 DRIFTED = ["n0", "n1", "n2", "c0"]
 EVIDENTLY_P_VALUE_TESTS = {"ks", "chisquare", "z", "fisher_exact", "mannw", "t_test", "anderson",
@@ -193,18 +194,22 @@ def worker(tool: str, n: int, repeats: int) -> None:
 
 
 def print_targets(n: int, medians: dict[str, float]) -> None:
-    """The ratios to naive scipy measured in this run, and whether issue 16's targets hold."""
+    """The ratios to naive scipy measured in this run, and whether issue 16's targets (set at
+    1M rows, judged from 1M up) hold."""
     scipy_s, numpy_s = medians.get("scipy"), medians.get("numpy-tuned")
+
+    def verdict(ok: bool) -> str:
+        return ("met" if ok else "NOT met") if n >= TARGET_N else "judged from 1M"
+
     for tool, bound in TARGETS.items():
         if tool not in medians or not scipy_s:
             continue
         ratio = medians[tool] / scipy_s
         line = (f"{n:>9}  {tool:<18} {ratio:.3f}x naive scipy (target <= {bound}x: "
-                f"{'met' if ratio <= bound else 'NOT met'})")
+                f"{verdict(ratio <= bound)})")
         if numpy_s:
-            ahead = medians[tool] < numpy_s
             line += (f"; {medians[tool] / numpy_s:.2f}x tuned numpy (target < 1x: "
-                     f"{'met' if ahead else 'NOT met'})")
+                     f"{verdict(medians[tool] < numpy_s)})")
         print(line, flush=True)
     if numpy_s and scipy_s:
         print(f"{n:>9}  {'numpy-tuned':<18} {numpy_s / scipy_s:.3f}x naive scipy", flush=True)

@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from e2e_assets.errors import UnknownNameError
+from e2e_assets.errors import E2EAssetsError, UnknownNameError
 
 Kind = Literal["numeric", "categorical", "binary"]
 Score = Literal["p_value", "distance"]
@@ -115,10 +115,13 @@ def methods_with_engine(engine: Engine) -> AbstractSet[str]:
 def _checked_engines(name: str, engines: Iterable[str]) -> frozenset[str]:
     declared = frozenset(engines)
     unknown = sorted(declared - set(ENGINES))
-    if unknown or "exact" not in declared:
-        raise ValueError(f"drift method {name!r} declares engines {sorted(declared)}; expected "
-                         f"'exact' (the registered function) plus any of {list(ENGINES[1:])}"
-                         + (f", not {unknown}" if unknown else ""))
+    if unknown:
+        raise UnknownNameError(f"drift method {name!r} declares unknown engines {unknown}; "
+                               f"engines: {list(ENGINES)}")
+    if "exact" not in declared:
+        raise E2EAssetsError(f"drift method {name!r} declares engines {sorted(declared)} "
+                             f"without 'exact': the registered function is its exact engine; "
+                             f"expected engines=('exact', ...)")
     return declared
 
 

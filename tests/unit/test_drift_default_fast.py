@@ -262,14 +262,16 @@ def test_engine_lists_follow_a_change_in_the_registry(monkeypatch: pytest.Monkey
 
 
 def test_register_refuses_engines_it_does_not_know() -> None:
-    with pytest.raises(ValueError, match=r"'mine' declares engines \['exact', 'gpu'\]; expected "
-                                         r"'exact' .* not \['gpu'\]"):
+    with pytest.raises(KeyError, match=r"'mine' declares unknown engines \['gpu'\]; engines: "
+                                       r"\['exact', 'prepared', 'sql'\]") as unknown:
         drift.register("mine", kinds=("numeric",), score="distance", threshold=0.1,
                        engines=("exact", "gpu"))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="'mine' declares engines"):
+    with pytest.raises(E2EAssetsError, match=r"'mine' declares engines \['prepared'\] without "
+                                             r"'exact'") as no_exact:
         drift.register("mine", kinds=("numeric",), score="distance", threshold=0.1,
                        engines=("prepared",))
-    assert "mine" not in drift.METHODS
+    assert isinstance(unknown.value, E2EAssetsError) and unknown.value.exit_code == 2
+    assert no_exact.value.exit_code == 2 and "mine" not in drift.METHODS
 
 
 # every registered test through the plain call --------------------------------------------------
