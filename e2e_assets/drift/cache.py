@@ -124,10 +124,12 @@ class BoundedCache(Generic[V]):
             self._hits = self._misses = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._entries)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._entries
+        with self._lock:
+            return key in self._entries
 
     def info(self) -> CacheInfo:
         with self._lock:
