@@ -187,8 +187,10 @@ def reference_key(reference: pd.DataFrame, columns: Sequence[Any], grid: int = G
                   kinds: Mapping[str, str] | None = None) -> str:
     """The default cache key: the content digest of the columns prepared, plus any setting
     that changes what is prepared."""
-    settings = "" if grid == GRID and not kinds else f":grid={grid}:kinds={sorted((kinds or {}).items())}"
-    return content_digest(reference, columns) + settings
+    digest = content_digest(reference, columns)
+    if grid == GRID and not kinds:
+        return digest
+    return f"{digest}:grid={grid}:kinds={sorted((kinds or {}).items())}"
 
 
 def prepare(reference: pd.DataFrame, *, key: str | None = None,
