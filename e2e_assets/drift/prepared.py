@@ -7,18 +7,21 @@ on first sight and keeps it in a small in-process cache keyed by the reference's
 again. ``compare(..., exact=True)`` runs the exact functions instead.
 
 Each current numeric column is sorted once (a 1M-float sort takes ~15 ms), then the
-reference's B-quantile grid (B = 1000 by default) is located in it with B binary searches. On the
-grid:
+reference's grid (:func:`grid_edges`: its B + 1 quantiles, B + 1 evenly spaced points, and
+every distinct value when there are at most 4B; B = 1000 by default) is located in it with
+binary searches. On the grid:
 
 - KS: ``|F_ref - F_cur|`` is read at each grid point and just below it (both CDFs' left
   limits), so ``D`` is never above the exact statistic and at most the reference mass strictly
-  inside one grid cell (< 1/B) below it; exact when the reference has at most B + 1 distinct
-  values (ties, integers, rounded amounts), even when the current's values fall between them.
-  The p-value uses the same asymptotic distribution as scipy's ``asymp``.
+  inside one grid cell (< 1/B) below it; exact when every distinct reference value is a grid
+  point (at most 4B of them: integers, rounded amounts), even when the current's values fall
+  between them. The p-value uses the same asymptotic distribution as scipy's ``asymp``.
 - normed Wasserstein: the integral of ``|F_ref - F_cur|`` by the trapezoid rule over each grid
-  cell (from its left edge to just below its right edge), plus the current's tails beyond the
+  cell (from its left edge to just below its right edge; no cell holds more than 1/B of the
+  reference inside nor is wider than its range / B), plus the current's tails beyond the
   reference range, computed exactly; within 0.002 reference standard deviations of scipy's
-  exact value in the tests, on continuous, tied and lattice data (the default floor is 0.1).
+  exact value in the tests: shifts, a current 1.5x wider than the reference, tied and lattice
+  data (the default floor is 0.1).
 - psi / jensen_shannon / hellinger / kl_div / tvd: the same decile bins as the exact functions.
 - chi_square / g_test / z_test / fisher_exact: exact, from the category counts.
 
@@ -48,6 +51,7 @@ from e2e_assets.drift.parallel import map_threads
 from e2e_assets.drift.registry import methods_with_engine
 
 GRID = 1000
+MAX_DISTINCT_EDGES = 4 * GRID   # a reference with at most this many values is read at each
 # The tests with a prepared engine, as the registry declares them (a live view).
 FAST_METHODS: AbstractSet[str] = methods_with_engine("prepared")
 CACHE_SIZE = 8                  # prepared references kept in-process (LRU) ...
@@ -102,7 +106,7 @@ class PreparedColumn:
     name: str
     kind: str
     n: int
-    edges: np.ndarray | None = None      # unique reference quantiles (numeric)
+    edges: np.ndarray | None = None      # the grid, see grid_edges (numeric)
     cdf: np.ndarray | None = None        # F_ref at each edge
     cdf_below: np.ndarray | None = None  # F_ref just below each edge (the left limit)
     deciles: np.ndarray | None = None    # interior bin edges, see binning.py (numeric)
@@ -134,6 +138,23 @@ def prepare_column(name: str, s: pd.Series, kind: str | None = None,
                           categories=vc.index.to_numpy(object), counts=vc.to_numpy(np.int64))
 
 
+def grid_edges(ref: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """The points a numeric reference is read at (``ref`` sorted, nulls dropped): its
+    ``grid + 1`` quantiles (no cell holds more than 1/grid of it inside), ``grid + 1`` evenly
+    spaced points (no cell is wider than its range / grid, so wide tail cells do not blur a
+    current batch that spreads into them), and, when the quantiles show ties and the reference
+    has at most ``MAX_DISTINCT_EDGES`` distinct values, every one of them (integers, rounded
+    amounts: no reference mass inside any cell)."""
+    n = len(ref)
+    quantiles = ref[np.minimum((np.arange(grid + 1) * (n - 1)) // grid, n - 1)]
+    parts = [quantiles, np.linspace(ref[0], ref[-1], grid + 1)]
+    if len(np.unique(quantiles)) <= grid:  # ties among the quantiles
+        distinct = ref[np.r_[True, ref[1:] != ref[:-1]]]
+        if len(distinct) <= MAX_DISTINCT_EDGES:
+            parts.append(distinct)
+    return np.unique(np.concatenate(parts))
+
+
 def _prepare_numbers(name: str, ref: np.ndarray, grid: int, keep_sample: bool
                      ) -> PreparedColumn:
     """The grid, deciles and scale of a numeric column (``ref``: sorted, nulls dropped)."""
@@ -141,7 +162,7 @@ def _prepare_numbers(name: str, ref: np.ndarray, grid: int, keep_sample: bool
     n = len(ref)
     if n == 0:
         return PreparedColumn(name, kind, 0, sample=ref if keep_sample else None)
-    edges = np.unique(ref[np.minimum((np.arange(grid + 1) * (n - 1)) // grid, n - 1)])
+    edges = grid_edges(ref, grid)
     cdf = np.searchsorted(ref, edges, side="right") / n
     cdf_below = np.searchsorted(ref, edges, side="left") / n
     dec = bin_edges(ref)
