@@ -19,6 +19,13 @@ that off) **and** its effect size reaches the floor. Small samples are protected
 large ones by the floor. A distance method chosen explicitly is its own effect size: drifted
 when it reaches its threshold.
 
+Engines: by default the reference is prepared once (its quantile grid, deciles and category
+counts, see ``prepared.py``) and kept in an in-process cache keyed by its content digest, so
+``compare(reference_df, current_df)`` with a reference seen before reads only the current
+batch; the statistics the prepared engine computes are within documented bounds of the exact
+ones, the other tests run their exact function on the reference frame's values.
+``exact=True`` runs every test's exact function on both frames instead.
+
 Nulls are dropped before testing (a null burst is the expectations' job); a column empty on
 either side is reported with ``note='empty'`` and never flagged. Categories of the current batch
 that the reference lacks are named in ``note`` on every engine (in memory, prepared, SQL) and
@@ -43,10 +50,11 @@ from e2e_assets.drift.prepared import (
     category_values,
     column_kind,
     numeric_values,
-    prepared_outcomes,
+    prepare,
 )
+from e2e_assets.drift.prepared_engine import prepared_outcomes, read_current
 from e2e_assets.drift.registry import METHODS, Outcome
-from e2e_assets.errors import UnknownNameError
+from e2e_assets.errors import E2EAssetsError, UnknownNameError
 
 DEFAULT_FLOORS = {"numeric": 0.1, "categorical": 0.05, "binary": 0.05}
 # (kind, column, method, outcome, effect size, n reference, n current, note)
@@ -150,12 +158,22 @@ def resolve_method(kind: str, col: str, method: str, ref_categories: np.ndarray,
 def _evaluate(col: str, kind: str, prepared: PreparedColumn | None, ref: pd.Series | None,
               cur: pd.Series, method: str | None) -> tuple[str, str, Outcome, float | None,
                                                            int, int, str]:
-    n_ref = prepared.n if prepared is not None else int(ref.notna().sum())  # type: ignore[union-attr]
-    n_cur = int(cur.notna().sum())
+    """One column: the prepared engine when ``prepared`` is given (``ref``, if also given, serves
+    the tests it lacks), else the exact functions on ``ref``."""
+    current = read_current(kind, cur) if prepared is not None else None
+    if prepared is not None:
+        n_ref = prepared.n
+    elif ref is not None:
+        n_ref = int(ref.notna().sum())
+    else:
+        raise ValueError(f"column '{col}': neither a reference frame nor a prepared reference")
+    n_cur = current.n if current is not None else int(cur.notna().sum())
     if n_cur == 0 or n_ref == 0:
         return col, method or "-", Outcome(float("nan"), None), None, n_ref, n_cur, "empty"
     method = method or default_method(kind, n_ref, n_cur)
-    cur_counts = category_counts(cur) if kind != "numeric" else None
+    cur_counts = None
+    if kind != "numeric":
+        cur_counts = current.counts if current is not None else category_counts(cur)
     ref_cats: np.ndarray = np.array([], dtype=object)
     if kind != "numeric" and prepared is not None and prepared.categories is not None:
         ref_cats = prepared.categories
@@ -167,10 +185,8 @@ def _evaluate(col: str, kind: str, prepared: PreparedColumn | None, ref: pd.Seri
     spec = METHODS[method]
     wanted = [method] + ([EFFECT_METHOD[kind]] if spec.score == "p_value" else [])
     if prepared is not None:
-        results = prepared_outcomes(prepared, cur, wanted)
+        results = prepared_outcomes(prepared, cur, wanted, current=current, reference=ref)
     else:
-        if ref is None:
-            raise ValueError(f"column '{col}': neither a reference frame nor a prepared reference")
         values = numeric_values if kind == "numeric" else category_values
         results = {m: METHODS[m].fn(values(ref), values(cur)) for m in wanted}
     outcome = results[method]
@@ -182,12 +198,21 @@ def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
             columns: Sequence[str] | None = None, methods: Mapping[str, str] | None = None,
             alpha: float = 0.05, *, fdr: bool = True,
             effect_floor: float | Mapping[str, float] | None = None,
-            share: float = 0.5) -> DriftReport:
-    """Compare ``current`` with ``reference`` (a frame, or one made by :func:`prepare`)."""
+            share: float = 0.5, exact: bool = False) -> DriftReport:
+    """Compare ``current`` with ``reference`` (a frame, or one made by :func:`prepare`).
+
+    A reference frame is prepared on first sight and cached by its content digest (the same
+    reference again, even an equal copy, is a cache hit); ``exact=True`` runs every test's exact
+    function on both frames instead, as scipy would.
+    """
     methods = dict(methods or {})
     prepared: PreparedReference | None = None
     ref_frame: pd.DataFrame | None = None
     if isinstance(reference, PreparedReference):
+        if exact:
+            raise E2EAssetsError(f"compare(exact=True) needs the reference frame, got the "
+                                 f"prepared reference {reference.key!r}, which keeps a summary "
+                                 f"only; pass the frame, or leave exact=False")
         prepared = reference
         available = set(prepared.columns)
     else:
@@ -199,10 +224,12 @@ def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
         raise UnknownNameError(f"columns {missing} are not in both the reference and the "
                                f"current frame")
     for name, method in methods.items():
-        METHODS[method]  # noqa: B018 - raises naming the registered methods
+        METHODS[method]  # raises naming the registered methods
         if name not in cols:
             raise UnknownNameError(f"method override for unknown column {name!r}; columns: "
                                    f"{cols}")
+    if ref_frame is not None and not exact:
+        prepared = prepare(ref_frame, columns=cols)  # a cache hit for a reference seen before
 
     def one(col: str) -> RawResult:
         pc = prepared.columns[col] if prepared is not None else None
@@ -220,7 +247,6 @@ def compare(reference: pd.DataFrame | PreparedReference, current: pd.DataFrame,
                     key=prepared.key if prepared is not None else None)
 
 
-
 def assemble(raw: Sequence[RawResult], *, alpha: float, fdr: bool,
              effect_floor: float | Mapping[str, float] | None, share: float,
              key: str | None) -> DriftReport:
@@ -232,7 +258,7 @@ def assemble(raw: Sequence[RawResult], *, alpha: float, fdr: bool,
     adjusted = dict(zip(p_cols, benjamini_hochberg(p_values) if fdr else p_values, strict=True))
     out = []
     for i, (kind, col, method, outcome, effect, n_ref, n_cur, note) in enumerate(raw):
-        spec = METHODS[method] if method in METHODS else None
+        spec = METHODS.get(method)
         if note == "empty" or spec is None:
             out.append(ColumnDrift(col, kind, method, outcome.statistic, None, alpha, False, None,
                                    n_reference=n_ref, n_current=n_cur, note=note))
