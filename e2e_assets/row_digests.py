@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -153,11 +154,27 @@ def column_digests(columns: Mapping[str, pd.Series], names: Sequence[str], rows:
 
 
 def frame_digests(df: pd.DataFrame, key: str) -> dict[Any, str]:
-    """{request id: row digest} for a frame, values converted as they are written."""
+    """{request id: row digest} for a frame, values converted as they are written.
+
+    The last few frames' digests are kept while those frame objects live: a delivery digests
+    its frame for the ledger and reconcile digests the same object again right after (a
+    million rows, seconds each). A frame must not be changed in place after it is digested;
+    the stages' outputs never are."""
+    cached = _RECENT.get(id(df))
+    if cached is not None and cached[0]() is df and cached[1] == key:
+        return cached[2]
     names = [str(c) for c in df.columns]
     digests = column_digests({str(c): df[c] for c in df.columns}, names, len(df))
     ids = [v.item() if isinstance(v, np.generic) else v for v in df[key].tolist()]
-    return dict(zip(ids, digests))
+    out = dict(zip(ids, digests))
+    _RECENT[id(df)] = (weakref.ref(df), key, out)
+    while len(_RECENT) > _KEEP:
+        _RECENT.pop(next(iter(_RECENT)))
+    return out
+
+
+_KEEP = 2
+_RECENT: dict[int, tuple[weakref.ref[pd.DataFrame], str, dict[Any, str]]] = {}
 
 
 def fetched_columns(rows: Sequence[Sequence[Any]], fields: Sequence[str]) -> dict[str, pd.Series]:

@@ -85,3 +85,12 @@ def test_the_digest_is_the_documented_sha256() -> None:
     assert row_digest({"b": "x", "a": 1.0}, ["b", "a"]) == hashlib.sha256(
         payload.encode()).hexdigest()
     assert json.loads(payload)[0] == ["a", canonical_value(True)]
+
+
+def test_a_frame_digested_again_is_answered_from_the_recent_ones() -> None:
+    df = awkward_frame(20, 5)
+    first = frame_digests(df, "request_id")
+    assert frame_digests(df, "request_id") is first  # the same object: not recomputed
+    copy = df.copy()
+    again = frame_digests(copy, "request_id")
+    assert again == first and again is not first  # an equal frame is digested anew
