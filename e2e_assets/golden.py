@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 
@@ -78,6 +79,16 @@ def write_golden(frames: Mapping[str, pd.DataFrame], folder: Path,
     manifest = json.dumps({"frames": files, "order": list(frames)}, sort_keys=True, indent=2)
     (folder / "manifest.json").write_text(manifest)
     return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def golden_of(served: Any, tracking_uri: str, model: ResolvedModel) -> GoldenSet:
+    """``model``'s golden set, downloaded and verified once per run when the run's served
+    models (``ServedModels``) are at hand, else now."""
+    if served is None:
+        return load_golden(tracking_uri, model)
+    return cast(GoldenSet, served.per_run(
+        ("golden", tracking_uri, model.name, model.version, model.run_id),
+        lambda: load_golden(tracking_uri, model)))
 
 
 def load_golden(tracking_uri: str, model: ResolvedModel) -> GoldenSet:

@@ -49,6 +49,7 @@ class ServedModels:
         self._loader = loader
         self._resolved: dict[str, ResolvedModel] = {}
         self._baseline: dict[str, ResolvedModel | None] = {}
+        self._per_run: dict[tuple[Any, ...], Any] = {}
 
     def unblessed_allowed(self, stage: str) -> bool:
         allowed = self.allow_unblessed
@@ -82,6 +83,14 @@ class ServedModels:
     def load(self, resolved: ResolvedModel) -> Any:
         """Load any exact version (a baseline, for comparisons)."""
         return self._loader(self.tracking_uri, resolved)
+
+    def per_run(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """``build()`` once per run (per instance) under ``key``: what checks read again and
+        again and what cannot change within a run, such as a model version's golden set (verified
+        when first read) or its logged training data."""
+        if key not in self._per_run:
+            self._per_run[key] = build()
+        return self._per_run[key]
 
     def baseline(self, stage: str) -> ResolvedModel | None:
         """The version ``stage``'s served model is compared with: the run's pinned baseline,

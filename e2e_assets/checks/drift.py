@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 from pydantic import Field
@@ -87,14 +87,23 @@ def reference_frame(ctx: StageCheckContext, options: DriftOptions) -> pd.DataFra
     if record is None or ctx.tracking_uri is None:
         raise E2EAssetsError("no model version resolved: no reference to compare with")
     if options.reference == "golden":
-        from e2e_assets.golden import load_golden
+        from e2e_assets.golden import golden_of
 
-        golden = load_golden(ctx.tracking_uri, record)
+        golden = golden_of(ctx.served, ctx.tracking_uri, record)
         golden.input_for(ctx.stage)  # names the stage if the golden set lacks it
         return golden.frames[ctx.stage]
-    raw = logged_frame(ctx.tracking_uri, record, options.reference)
-    # The reference is what the journey made of the logged data: never with injected faults.
-    return run_through(ctx.journey.pristine, raw, models=ctx.models, until=ctx.stage)[ctx.stage]
+    tracking_uri, reference = ctx.tracking_uri, options.reference
+
+    def build() -> pd.DataFrame:
+        raw = logged_frame(tracking_uri, record, reference)
+        # What the journey made of the logged data: never with injected faults.
+        return run_through(ctx.journey.pristine, raw, models=ctx.models,
+                           until=ctx.stage)[ctx.stage]
+
+    if ctx.served is None:
+        return build()
+    return cast(pd.DataFrame, ctx.served.per_run(  # several drift checks share a reference
+        ("drift_reference", record.name, record.version, reference, ctx.stage), build))
 
 
 def reference_key(ctx: StageCheckContext, record: ResolvedModel, reference: str,

@@ -172,14 +172,14 @@ def _dry_run(ctx: StageCheckContext, options: FairnessOptions) -> list[DryRunPro
 def _golden(ctx: StageCheckContext, options: FairnessOptions
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | str:
     """(now, recorded, labels) for the golden requests at this stage, or why not."""
-    from e2e_assets.golden import load_golden
+    from e2e_assets.golden import golden_of
     from e2e_assets.stages import run_stage
 
     record = ctx.record_model
     if record is None or ctx.tracking_uri is None:
         return "no model of record: the golden views are skipped"
     try:
-        golden = load_golden(ctx.tracking_uri, record)
+        golden = golden_of(ctx.served, ctx.tracking_uri, record)
         golden_input = golden.input_for(ctx.stage)
     except GoldenTamperedError:
         raise

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
 from e2e_assets.checks.frame_diff import compare_frames, compare_statistically
 from e2e_assets.errors import GoldenError, GoldenTamperedError
-from e2e_assets.golden import load_golden
+from e2e_assets.golden import golden_of
 from e2e_assets.model_registry import GOLDEN_MODELS_TAG, ResolvedModel
 from e2e_assets.stages import run_stage
 
@@ -63,7 +63,7 @@ def check_golden(ctx: StageCheckContext, options: GoldenOptions) -> CheckResult:
     if record is None or ctx.tracking_uri is None:
         return CheckResult(False, "no model version resolved: cannot pick its golden set")
     try:
-        golden = load_golden(ctx.tracking_uri, record)
+        golden = golden_of(ctx.served, ctx.tracking_uri, record)
         golden_input = golden.input_for(ctx.stage)
     except GoldenTamperedError as exc:  # tampering, never a regression
         return CheckResult(False, str(exc), {"model_version": record.version,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from e2e_assets.checks.base import StageCheckContext
 from e2e_assets.errors import GoldenError
-from e2e_assets.golden import GoldenSet, load_golden
+from e2e_assets.golden import GoldenSet, golden_of
 from e2e_assets.model_registry import ResolvedModel
 from e2e_assets.stages import run_through
 
@@ -63,7 +63,7 @@ def labelled_golden(ctx: StageCheckContext, owner: ResolvedModel) -> GoldenSet:
     """``owner``'s golden set, verified, with labels (GoldenError otherwise)."""
     if ctx.tracking_uri is None:
         raise GoldenError("no tracking URI: cannot read a golden set")
-    golden = load_golden(ctx.tracking_uri, owner)
+    golden = golden_of(ctx.served, ctx.tracking_uri, owner)
     if golden.labels is None:
         raise GoldenError(f"the golden set of {owner.name} v{owner.version} has no labels; "
                           f"register it with golden requests that carry the label column "
