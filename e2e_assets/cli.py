@@ -137,6 +137,16 @@ def _bootstrap_one(journey: Journey, home: Home, force: bool = False) -> None:
 def _run_and_print(journey: Journey, home: Home, alias: str | None,
                    faults: Sequence[str] = (), sample_rows: int = DEFAULT_SAMPLE_ROWS,
                    allow_unblessed: bool = False, partition: str | None = None) -> JourneyRun:
+    run = _run_one(journey, home, alias, faults, sample_rows, allow_unblessed=allow_unblessed,
+                   partition=partition)
+    print(render_table(run), flush=True)
+    print(flush=True)
+    return run
+
+
+def _run_one(journey: Journey, home: Home, alias: str | None, faults: Sequence[str] = (),
+             sample_rows: int = DEFAULT_SAMPLE_ROWS, allow_unblessed: bool = False,
+             partition: str | None = None) -> JourneyRun:
     if faults:
         from e2e_assets.faults import parse_fault, with_faults
 
@@ -157,11 +167,8 @@ def _run_and_print(journey: Journey, home: Home, alias: str | None,
     if allow_unblessed:
         _say(f"[{journey.name}] --allow-unblessed: serving versions the gate has not blessed "
              f"(recorded in the run's tags)")
-    run = run_journey(journey, home, alias=alias, sample_rows=sample_rows,
-                      allow_unblessed=allow_unblessed, partition=partition)
-    print(render_table(run), flush=True)
-    print(flush=True)
-    return run
+    return run_journey(journey, home, alias=alias, sample_rows=sample_rows,
+                       allow_unblessed=allow_unblessed, partition=partition)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -280,16 +287,56 @@ def cmd_demo(args: argparse.Namespace) -> int:
     home = Home.from_env().ensure()
     _say(f"e2e-assets demo: home {home.root}, MLflow {home.tracking_uri}")
     journeys = [_load(str(p), home) for p in files]
-    for journey in journeys:
-        _bootstrap_one(journey, home)
-    with reporting(_progress(args)):
-        runs = [_run_and_print(j, home, None) for j in journeys]
+    progress = _progress(args)
+    if len(journeys) > 1 and (os.cpu_count() or 1) > 1:
+        runs = _demo_in_parallel([str(j.path) for j in journeys])
+        for run in runs:
+            print(render_table(run), flush=True)
+            print(flush=True)
+    else:
+        for journey in journeys:
+            _bootstrap_one(journey, home)
+        with reporting(progress):
+            runs = [_run_and_print(j, home, None) for j in journeys]
     _write_outputs(runs, home.reports, "demo", args, home)
     gates = sorted(home.reports.glob("*-gate.json"))
     if gates:
         print(f"gates:  {', '.join(str(g) for g in gates)} (the promotion gate's decisions)")
     print(f"UI:     DAGSTER_HOME={home.dagster_home} .venv/bin/dagster dev -w workspace.yaml")
     return max(r.exit_code for r in runs)
+
+
+def _demo_in_parallel(paths: list[str]) -> list[JourneyRun]:
+    """Each journey bootstrapped and run in a process of its own, as many at once as there
+    are cores: the journeys share nothing but the home, whose stores take concurrent runs.
+    Progress lines say which journey they are about; the tables come back in journey order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(len(paths), os.cpu_count() or 1)
+    # spawn, not fork: a child starts clean, without this process's imports and handles
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        outcomes = list(pool.map(_demo_journey, paths, [_QUIET["on"]] * len(paths)))
+    for outcome in outcomes:
+        if isinstance(outcome, tuple):  # the first failure in journey order, as sequentially
+            error = E2EAssetsError(outcome[0])
+            error.exit_code = outcome[1]
+            raise error
+    return [o for o in outcomes if isinstance(o, JourneyRun)]
+
+
+def _demo_journey(path: str, quiet: bool) -> JourneyRun | tuple[str, int]:
+    """One journey of the demo in a worker process: bootstrap what is missing, then run it.
+    An error comes back as (message, exit code): not every error class survives pickling."""
+    _setup()
+    _QUIET["on"] = quiet
+    try:
+        home = Home.from_env()
+        journey = _load(path, home)
+        _bootstrap_one(journey, home)
+        return _run_one(journey, home, None)
+    except E2EAssetsError as exc:
+        return _message(exc), exc.exit_code
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
