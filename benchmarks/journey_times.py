@@ -4,8 +4,10 @@
                                                  [--compare DIR [--compare-label NAME]]
 
 Each command is the real CLI in its own process (``python -m e2e_assets``, as `make demo` runs
-it), timed from process start to exit; peak RSS is the process's own (os.wait4: the demo's
-per-journey worker processes are not in it). The rows with a target (issue 16: a run of
+it), timed from process start to exit, with the CPU time (user + system) of it and of the
+processes it waited for (os.wait4: the demo's per-journey workers too): on a loaded machine the
+wall time is mostly waiting for a core, the CPU time much less so. Peak RSS is the largest of
+one process. The rows with a target (issue 16: a run of
 credit_approval at the reference size, 1,337 requests, in a new process; the demo from an
 empty home) say whether it is met.
 
@@ -42,6 +44,7 @@ class Checkout:
     root: Path
     home: str
     walls: dict[str, list[float]] = field(default_factory=dict)
+    cpus: dict[str, list[float]] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
     codes: dict[str, set[int]] = field(default_factory=dict)
 
@@ -50,17 +53,19 @@ class Checkout:
                "GX_ANALYTICS_ENABLED": "false", "MLFLOW_ENABLE_TELEMETRY": "false",
                "PYTHONPATH": str(self.root)}
         env.pop("DAGSTER_HOME", None)
+        env.pop("OMP_NUM_THREADS", None)  # each checkout with its own default, as a user has
         return env
 
 
-def timed(args: list[str], checkout: Checkout) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit code) of one CLI process."""
+def timed(args: list[str], checkout: Checkout) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one CLI process."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "e2e_assets", *args], cwd=checkout.root,
                             env=checkout.env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    return (time.perf_counter() - started, usage.ru_utime + usage.ru_stime,
+            usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
 
 
 def plan(targets_only: bool) -> list[tuple[str, list[str], bool]]:
@@ -96,20 +101,23 @@ def main() -> None:
         for label, cli_args, repeated in rows:
             for _ in range(args.repeat if repeated else 1):
                 for checkout in checkouts:  # alternately: both see the same load
-                    wall, rss, code = timed(cli_args, checkout)
+                    wall, cpu, rss, code = timed(cli_args, checkout)
                     checkout.walls.setdefault(label, []).append(wall)
+                    checkout.cpus.setdefault(label, []).append(cpu)
                     checkout.rss[label] = max(rss, checkout.rss.get(label, 0.0))
                     checkout.codes.setdefault(label, set()).add(code)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     head = f"{'command':48} {'n':>2}"
     for checkout in checkouts:
-        head += f" {checkout.label + ' median s':>17} {'min s':>6} {'max s':>6} {'RSS MB':>6} exit"
+        head += (f" {checkout.label + ' median s':>17} {'min s':>6} {'max s':>6} "
+                 f"{'cpu s':>6} {'RSS MB':>6} exit")
     print(head + f" {'target s':>8}  met")
     for label, _, _ in rows:
         line = f"{label:48} {len(checkouts[0].walls[label]):>2}"
         for checkout in checkouts:
             walls = checkout.walls[label]
             line += (f" {statistics.median(walls):>17.1f} {min(walls):>6.1f} {max(walls):>6.1f}"
+                     f" {statistics.median(checkout.cpus[label]):>6.1f}"
                      f" {checkout.rss[label]:>6.0f} "
                      f"{','.join(map(str, sorted(checkout.codes[label]))):>4}")
         target = TARGETS.get(label)
