@@ -7,6 +7,7 @@ Exit codes: 0 every blocking check passed; 1 a blocking check failed or a stage 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -288,8 +289,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"e2e-assets demo: home {home.root}, MLflow {home.tracking_uri}")
     journeys = [_load(str(p), home) for p in files]
     progress = _progress(args)
-    if len(journeys) > 1 and (os.cpu_count() or 1) > 1:
-        runs = _demo_in_parallel([str(j.path) for j in journeys])
+    jobs = min(len(journeys), args.jobs or os.cpu_count() or 1)
+    if jobs > 1:
+        runs = _demo_in_parallel([str(j.path) for j in journeys], jobs)
         for run in runs:
             print(render_table(run), flush=True)
             print(flush=True)
@@ -306,23 +308,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return max(r.exit_code for r in runs)
 
 
-def _demo_in_parallel(paths: list[str]) -> list[JourneyRun]:
-    """Each journey bootstrapped and run in a process of its own, as many at once as there
-    are cores: the journeys share nothing but the home, whose stores take concurrent runs.
-    Progress lines say which journey they are about; the tables come back in journey order."""
+def _demo_in_parallel(paths: list[str], workers: int) -> list[JourneyRun]:
+    """Each journey bootstrapped and run in a process of its own, ``workers`` at once: the
+    journeys share nothing but the home, whose stores take concurrent runs. Progress lines say
+    which journey they are about; the tables come back in journey order."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    import threading
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    workers = min(len(paths), os.cpu_count() or 1)
+    warm = threading.Thread(target=_import_mlflow, daemon=True)
     # spawn, not fork: a child starts clean, without this process's imports and handles
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        outcomes = list(pool.map(_demo_journey, paths, [_QUIET["on"]] * len(paths)))
+        futures = [pool.submit(_demo_journey, path, _QUIET["on"]) for path in paths]
+        # MLflow (to log the validation runs at the end) imported on the core the first
+        # finished journey leaves free, rather than after the last one
+        wait(futures, return_when=FIRST_COMPLETED)
+        warm.start()
+        outcomes = [f.result() for f in futures]
+    warm.join()
     for outcome in outcomes:
         if isinstance(outcome, tuple):  # the first failure in journey order, as sequentially
             error = E2EAssetsError(outcome[0])
             error.exit_code = outcome[1]
             raise error
     return [o for o in outcomes if isinstance(o, JourneyRun)]
+
+
+def _import_mlflow() -> None:
+    with contextlib.suppress(Exception):  # an import that fails says so where it is used
+        import mlflow  # noqa: F401
 
 
 def _demo_journey(path: str, quiet: bool) -> JourneyRun | tuple[str, int]:
@@ -467,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="bootstrap what is missing and run every reference journey")
+    p.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="journeys bootstrapped and run at once, each in its own process "
+                        "(default: one per core; 1: one after the other, in this process)")
     _junit_option(p)
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("run", help="run one journey headless (exit 0/1/2)")
