@@ -13,7 +13,8 @@ every size and the time is the whole journey's; the checks that failed are liste
 replicated batch is more evidence of the same gaps: e.g. a cohort of a few applicants, copied,
 makes a fairness gap that was not significant at 3,000 rows significant). Then:
 
-* **bare**: the stage functions alone, in this process, on that frame (models loaded first);
+* **bare**: the stage functions alone, in this process, on that frame (models loaded first; one
+  OpenMP thread, as the CLI runs them unless ``OMP_NUM_THREADS`` says otherwise);
 * **full**: ``e2e-assets run <journey>`` in its own process, start to exit: the dry run, every
   stage and check in Dagster, the sink, the reports. Peak RSS is that process's own (wait4).
 
@@ -40,7 +41,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks.journey_times import timed as cli  # one CLI timer for both benchmarks
+from benchmarks.journey_times import Checkout, timed  # one CLI timer for both benchmarks
 
 
 def resampled(frame: pd.DataFrame, rows: int, id_column: str, seed: int) -> pd.DataFrame:
@@ -89,13 +90,16 @@ def non_blocking_variant(name: str, folder: Path) -> Path:
 
 
 def bare_stages(journey: object, frame: pd.DataFrame, tracking_uri: str) -> float:
+    from threadpoolctl import threadpool_limits
+
     from e2e_assets.serving import ServedModels
     from e2e_assets.stages import run_through
 
     models = ServedModels(journey, tracking_uri).all_loaded()  # type: ignore[arg-type]
-    started = time.perf_counter()
-    run_through(journey, frame, models=models)  # type: ignore[arg-type]
-    return time.perf_counter() - started
+    with threadpool_limits(limits=1):  # as the CLI runs them (OMP_NUM_THREADS=1 by default)
+        started = time.perf_counter()
+        run_through(journey, frame, models=models)  # type: ignore[arg-type]
+        return time.perf_counter() - started
 
 
 def main() -> None:
@@ -110,8 +114,8 @@ def main() -> None:
     kinds: dict[tuple[str, int], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
-        env = {**os.environ, "E2E_ASSETS_HOME": str(base)}
-        wall, _, code = cli(["bootstrap", *args.journeys], env)
+        wall, _, _, code = timed(["bootstrap", *args.journeys],
+                                 Checkout("scale", REPO, str(base)))
         if code:
             raise SystemExit(f"bootstrap failed (exit {code})")
         print(f"bootstrapped {', '.join(args.journeys)} in {wall:.0f} s", file=sys.stderr)
@@ -133,7 +137,8 @@ def main() -> None:
                 frame = resampled(served, size, journey.spec.request_id, seed=size)
                 write_source(journey, frame)
                 bare = bare_stages(journey, frame, h.tracking_uri)
-                full, rss, code = cli(["run", str(variant), "--quiet"], {**os.environ})
+                full, _, rss, code = timed(["run", str(variant), "--quiet"],
+                                           Checkout("scale", REPO, str(home)))
                 report = json.loads((home / "reports" / f"{name}.json").read_text())
                 (run,) = report["runs"]
                 failed = sorted({c["name"] for c in run["checks"]
