@@ -33,7 +33,7 @@ Result = dict[str, Any]
 Evaluator = Callable[[pd.DataFrame, dict[str, Any], str, int], "Result | None"]
 
 # Keywords every expectation may carry without changing what is computed.
-_PASSIVE = frozenset({"result_format", "catch_exceptions", "include_config", "meta",
+PASSIVE_KEYWORDS = frozenset({"result_format", "catch_exceptions", "include_config", "meta",
                       "batch_id", "description"})
 EVALUATORS: dict[str, tuple[frozenset[str], Evaluator]] = {}
 
@@ -42,7 +42,7 @@ def evaluator(expectation_type: str, *, keywords: tuple[str, ...]
               ) -> Callable[[Evaluator], Evaluator]:
     """Register the native evaluator of ``expectation_type`` and the keywords it understands."""
     def deco(fn: Evaluator) -> Evaluator:
-        EVALUATORS[expectation_type] = (frozenset(keywords) | _PASSIVE, fn)
+        EVALUATORS[expectation_type] = (frozenset(keywords) | PASSIVE_KEYWORDS, fn)
         return fn
 
     return deco
@@ -75,7 +75,7 @@ def _bounds(kwargs: dict[str, Any]) -> tuple[Any, Any] | None:
     return low, high
 
 
-def _within(values: Any, low: Any, high: Any, strict_min: bool, strict_max: bool) -> Any:
+def within(values: Any, low: Any, high: Any, strict_min: bool, strict_max: bool) -> Any:
     ok = np.ones(len(values), dtype=bool) if hasattr(values, "__len__") else True
     if low is not None:
         ok = ok & ((values > low) if strict_min else (values >= low))
@@ -184,7 +184,7 @@ def _outside(series: pd.Series, nulls: np.ndarray, kwargs: dict[str, Any]) -> np
     values = (series.to_numpy() if not nulls.any()
               else series.to_numpy(dtype=float, na_value=np.nan))
     with np.errstate(invalid="ignore"):
-        ok = _within(values, *bounds, bool(kwargs.get("strict_min")),
+        ok = within(values, *bounds, bool(kwargs.get("strict_min")),
                      bool(kwargs.get("strict_max")))
     return ~ok & ~nulls
 
@@ -216,7 +216,7 @@ def _mean(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: int
     mean = frame[column].mean()
     if pd.isna(mean):
         return {"success": False, "result": {"observed_value": None}}
-    ok = _within(mean, *bounds, bool(kwargs.get("strict_min")), bool(kwargs.get("strict_max")))
+    ok = within(mean, *bounds, bool(kwargs.get("strict_min")), bool(kwargs.get("strict_max")))
     return {"success": bool(ok), "result": {"observed_value": float(mean)}}
 
 
@@ -227,7 +227,7 @@ def _row_count(frame: pd.DataFrame, kwargs: dict[str, Any], id_column: str, n: i
     bounds = _bounds(kwargs)
     if bounds is None:
         return None
-    ok = _within(len(frame), *bounds, bool(kwargs.get("strict_min")),
+    ok = within(len(frame), *bounds, bool(kwargs.get("strict_min")),
                  bool(kwargs.get("strict_max")))
     return {"success": bool(ok), "result": {"observed_value": len(frame)}}
 

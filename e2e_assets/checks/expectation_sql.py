@@ -18,7 +18,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from e2e_assets.checks.expectation_engine import Result, _bounds, _mostly, map_result
+from e2e_assets.checks.expectation_engine import (
+    PASSIVE_KEYWORDS,
+    Result,
+    _bounds,
+    _mostly,
+    map_result,
+    within,
+)
 
 Finish = Callable[[dict[str, Any], sa.Connection], Result]
 
@@ -111,9 +118,6 @@ _MAP_KEYWORDS = {
     "expect_column_values_to_be_in_set": ("value_set",),
     "expect_column_values_to_be_unique": (),
 }
-_PASSIVE = {"result_format", "catch_exceptions", "include_config", "meta", "batch_id",
-            "description"}
-
 
 def _plan(table: sa.Table, exp: dict[str, Any], id_column: str, sample_size: int, tag: str
           ) -> Plan | None:
@@ -121,7 +125,7 @@ def _plan(table: sa.Table, exp: dict[str, Any], id_column: str, sample_size: int
     if any(isinstance(v, dict) for v in kwargs.values()):  # suite parameters: GX's
         return None
     if etype in _MAP_KEYWORDS:
-        if not set(kwargs) <= {"column", "mostly", *_MAP_KEYWORDS[etype], *_PASSIVE}:
+        if not set(kwargs) <= {"column", "mostly", *_MAP_KEYWORDS[etype], *PASSIVE_KEYWORDS}:
             return None
         return _map_plan(table, etype, kwargs, id_column, sample_size, tag)
     if etype == "expect_column_mean_to_be_between":
@@ -157,24 +161,22 @@ def _map_plan(table: sa.Table, etype: str, kwargs: dict[str, Any], id_column: st
                  f"{tag}_bad": _count_if(condition)}, finish)
 
 
-def _within(value: Any, kwargs: dict[str, Any], bounds: tuple[Any, Any]) -> bool:
-    low, high = bounds
-    if low is not None and not (value > low if kwargs.get("strict_min") else value >= low):
-        return False
-    return high is None or bool(value < high if kwargs.get("strict_max") else value <= high)
+def _inside(value: Any, kwargs: dict[str, Any], bounds: tuple[Any, Any]) -> bool:
+    return bool(within(value, *bounds, bool(kwargs.get("strict_min")),
+                       bool(kwargs.get("strict_max"))))
 
 
 def _mean_plan(table: sa.Table, kwargs: dict[str, Any], tag: str) -> Plan | None:
     col, bounds = _column(table, kwargs), _bounds(kwargs)
     if col is None or bounds is None or not _numeric(col) or not set(kwargs) <= {
-            "column", "min_value", "max_value", "strict_min", "strict_max", *_PASSIVE}:
+            "column", "min_value", "max_value", "strict_min", "strict_max", *PASSIVE_KEYWORDS}:
         return None
 
     def finish(values: dict[str, Any], conn: sa.Connection) -> Result:
         mean = values[f"{tag}_mean"]
         if mean is None:
             return {"success": False, "result": {"observed_value": None}}
-        return {"success": _within(float(mean), kwargs, bounds),
+        return {"success": _inside(float(mean), kwargs, bounds),
                 "result": {"observed_value": float(mean)}}
 
     return Plan({f"{tag}_mean": sa.func.avg(col)}, finish)
@@ -183,12 +185,12 @@ def _mean_plan(table: sa.Table, kwargs: dict[str, Any], tag: str) -> Plan | None
 def _row_count_plan(kwargs: dict[str, Any], tag: str) -> Plan | None:
     bounds = _bounds(kwargs)
     if bounds is None or not set(kwargs) <= {"min_value", "max_value", "strict_min",
-                                             "strict_max", *_PASSIVE}:
+                                             "strict_max", *PASSIVE_KEYWORDS}:
         return None
 
     def finish(values: dict[str, Any], conn: sa.Connection) -> Result:
         rows = int(values[f"{tag}_rows"])
-        return {"success": _within(rows, kwargs, bounds), "result": {"observed_value": rows}}
+        return {"success": _inside(rows, kwargs, bounds), "result": {"observed_value": rows}}
 
     return Plan({f"{tag}_rows": sa.func.count()}, finish)
 
@@ -197,7 +199,7 @@ def _column_set_plan(table: sa.Table, kwargs: dict[str, Any]) -> Plan | None:
     expected, exact = kwargs.get("column_set"), kwargs.get("exact_match", True)
     if (not isinstance(expected, list) or not all(isinstance(c, str) for c in expected)
             or not isinstance(exact, bool)
-            or not set(kwargs) <= {"column_set", "exact_match", *_PASSIVE}):
+            or not set(kwargs) <= {"column_set", "exact_match", *PASSIVE_KEYWORDS}):
         return None
     actual = [c.name for c in table.c]
 

@@ -48,8 +48,8 @@ def _aligned(expected: pd.DataFrame, actual: pd.DataFrame, key: str) -> Aligned:
     in_expected = np.zeros(len(a_ids), dtype=bool)
     in_expected[where[found]] = True
     return Aligned(_rows(expected, e_pos[found]), _rows(actual, a_pos[where[found]]),
-                   e_ids[found], _sorted_as_text(e_ids[~found]),
-                   _sorted_as_text(a_ids[~in_expected]))
+                   e_ids[found], sorted_as_text(e_ids[~found]),
+                   sorted_as_text(a_ids[~in_expected]))
 
 
 def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
@@ -58,7 +58,9 @@ def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
     return frame.iloc[positions].reset_index(drop=True)
 
 
-def _sorted_as_text(ids: np.ndarray) -> list[Any]:
+def sorted_as_text(ids: Any) -> list[Any]:
+    """Ids (an array or Index) sorted by their text, vectorised."""
+    ids = np.asarray(ids, dtype=object)
     return ids[np.argsort(ids.astype(str), kind="stable")].tolist() if len(ids) else []
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from e2e_assets.checks.base import MASK, CheckResult, Options, StageCheckContext, register
+from e2e_assets.checks.frame_diff import sorted_as_text
 from e2e_assets.sinks import row_digests
 
 
@@ -25,12 +25,12 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
     exp = pd.Index(list(expected), dtype=object).unique()
     got = pd.Index(list(delivered), dtype=object)
     delivered_once = got.unique()
-    lost = _sorted_as_text(exp[~exp.isin(delivered_once)])
-    duplicated = _sorted_as_text(got[got.duplicated()].unique())
-    unexpected = _sorted_as_text(delivered_once[~delivered_once.isin(exp)])
-    not_in_sink = (_sorted_as_text(delivered_once[~delivered_once.isin(
+    lost = sorted_as_text(exp[~exp.isin(delivered_once)])
+    duplicated = sorted_as_text(got[got.duplicated()].unique())
+    unexpected = sorted_as_text(delivered_once[~delivered_once.isin(exp)])
+    not_in_sink = (sorted_as_text(delivered_once[~delivered_once.isin(
         pd.Index(list(in_sink), dtype=object))]) if in_sink is not None else [])
-    differ = _sorted_as_text(pd.Index(list(differ_in_sink), dtype=object).unique())
+    differ = sorted_as_text(pd.Index(list(differ_in_sink), dtype=object).unique())
     expected_set = exp
     if mask_ids:
         lost, duplicated, unexpected, not_in_sink, differ = (
@@ -52,12 +52,6 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
                f"{', '.join(problems)} of {len(expected_set)} requests (e.g. "
                f"{(lost or duplicated or unexpected or not_in_sink or differ)[:3]})")
     return CheckResult(passed=passed, summary=summary, metadata=metadata)
-
-
-def _sorted_as_text(ids: pd.Index) -> list[Any]:
-    """Ids sorted by their text (vectorised: hashing, not Python sets, at a million ids)."""
-    values = ids.to_numpy(dtype=object)
-    return values[np.argsort(values.astype(str), kind="stable")].tolist() if len(values) else []
 
 
 def _validate(spec: Any, stage: str, options: ReconcileOptions) -> tuple[str, str] | None:
