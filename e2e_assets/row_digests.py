@@ -128,7 +128,8 @@ def _labelled(label: str, values: pd.Series) -> list[str]:
     can need escaping (a quote, backslash or control character; numbers, dates and hex never
     do), so one search over the column's distinct strings decides for the whole column."""
     if values.dtype == object:
-        values = _typed(values) if _typed(values) is not None else values
+        typed = _typed(values)
+        values = typed if typed is not None else values
     texts = canonical_column(values)
     if values.dtype.kind in "biufM" or not any(
             isinstance(v, str) and _NEEDS_ESCAPE.search(v)
