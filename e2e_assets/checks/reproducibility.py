@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+from pydantic import Field
 
 from e2e_assets.checks.base import CheckResult, Options, StageCheckContext, register
 from e2e_assets.checks.frame_diff import compare_frames
@@ -27,7 +28,7 @@ DETECTION_PROBABILITY = 0.99
 class ReproducibilityOptions(Options):
     abs_tolerance: float = 0.0
     rel_tolerance: float = 0.0
-    sample_rows: int | None = 20_000  # None: always the whole batch
+    sample_rows: int | None = Field(default=20_000, ge=1)  # None: always the whole batch
 
 
 def smallest_share_found(sample_rows: int, probability: float = DETECTION_PROBABILITY) -> float:

@@ -107,3 +107,14 @@ def test_row_diffs_align_reordered_duplicated_and_one_sided_ids() -> None:
     assert meta["rows_compared"] == 3 and meta["missing_sample"] == [10]
     assert meta["extra_sample"] == [11, 4]  # "11" < "4" as text
     assert result.samples == ({"id": 1, "column": "v", "expected": "a", "actual": "z"},)
+
+
+def test_a_sample_size_below_one_is_refused_when_the_spec_loads() -> None:
+    from pydantic import ValidationError
+
+    from e2e_assets.checks.reproducibility import ReproducibilityOptions
+
+    for bad in (0, -5):
+        with pytest.raises(ValidationError, match="sample_rows"):
+            ReproducibilityOptions(sample_rows=bad)
+    assert ReproducibilityOptions(sample_rows=None).sample_rows is None
