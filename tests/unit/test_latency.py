@@ -199,3 +199,28 @@ def test_a_large_batch_is_timed_on_a_seeded_sample_scaled_to_the_batch(
         journey=journey, stage="score", input=small, output=small,  # type: ignore[arg-type]
         stage_wall_s=0.1), latency.LatencyOptions())
     assert timed[-1] == 5_000 and not whole.metadata["timed_sample"]
+
+
+def test_a_regression_on_a_sampled_batch_is_caught(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fault latency exists for (a slower stage) is caught when the batch is timed on a
+    sample: 1 us a request recorded as the baseline, then 100 us a request."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from e2e_assets.checks import latency
+    from e2e_assets.checks.base import StageCheckContext
+
+    monkeypatch.setenv("E2E_ASSETS_HOME", str(tmp_path))
+    per_request = [1e-6]
+    monkeypatch.setattr(latency, "_controlled_timing",
+                        lambda ctx, frame: len(frame) * per_request[0])
+    batch = pd.DataFrame({"request_id": range(100_000)})
+    ctx = StageCheckContext(journey=SimpleNamespace(name="slow", injected=False),  # type: ignore[arg-type]
+                            stage="score", input=batch, output=batch, stage_wall_s=0.1)
+    assert latency.check_latency(ctx, latency.LatencyOptions()).passed  # records the baseline
+    per_request[0] = 1e-4
+    slow = latency.check_latency(ctx, latency.LatencyOptions())
+    assert not slow.passed
+    assert "seeded sample of 20,000 of 100,000 requests, scaled" in slow.summary
