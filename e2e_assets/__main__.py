@@ -1,5 +1,3 @@
-import sys
+from e2e_assets.cli import program
 
-from e2e_assets.cli import main
-
-sys.exit(main())
+program()

