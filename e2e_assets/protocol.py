@@ -40,7 +40,7 @@ from e2e_assets.identity import model_identity
 from e2e_assets.model_registry import GOLDEN_DIGEST_TAG
 from e2e_assets.provenance import Provenance, build_provenance
 from e2e_assets.serving import ServedModels
-from e2e_assets.sinks import shadow_table, sink_ids, write_sink
+from e2e_assets.sinks import shadow_table, write_sink
 from e2e_assets.sources import describe_source, read_source
 from e2e_assets.stages import run_stage
 
@@ -160,12 +160,14 @@ def _run_stage(journey: Journey, stage: str, run: RunContext) -> StageOutcome:
 
 
 def monitor_context(journey: Journey, stage: str, output: pd.DataFrame, served: ServedModels,
-                    tracking_uri: str, *, sink_table: str | None = None) -> StageCheckContext:
+                    tracking_uri: str, *, sink_table: str | None = None,
+                    dagster_run_id: str | None = None) -> StageCheckContext:
     """What a monitoring check (drift) sees: a stage's stored output and the run's models."""
     return StageCheckContext(journey=journey, stage=stage, input=None, output=output,
                              model=served.model(stage), resolved_model=served.resolved(stage),
                              record_model=served.record(), models=served.all_loaded(until=stage),
-                             tracking_uri=tracking_uri, served=served, sink_table=sink_table)
+                             tracking_uri=tracking_uri, served=served, sink_table=sink_table,
+                             dagster_run_id=dagster_run_id)
 
 
 def _requests_reader(journey: Journey, stage: str, frame_in: pd.DataFrame,
@@ -252,7 +254,8 @@ def _deliver(journey: Journey, ctx: StageCheckContext, checks: list[EvaluatedChe
                  sink_rows_written=written.rows_written, sink_rows_replaced=written.rows_replaced)
     if written.audit is not None:
         facts.update(sink_audit_before_write=written.audit.describe())
-    ctx = replace(ctx, sink_ids=lambda ids: sink_ids(sink.url, table, key, ids),
+    # Both read back in the write's own transaction: the rows as the sink holds them
+    ctx = replace(ctx, sink_ids=lambda ids: [i for i in ids if i in written.digests],
                   sink_digests=lambda ids: {i: written.digests[i] for i in ids
                                             if i in written.digests})
     uses_sink = {c.name: c for c in journey.checks_for(ctx.stage) if c.kind.uses_sink}

@@ -59,6 +59,9 @@ class SinkWrite:
     rows_written: int
     rows_replaced: int
     audit: SinkAudit | None = None  # the sink against the ledger, before this write
+    # ... and as this write committed it (same transaction): ``audit`` less the rows it
+    # delivered, which the ledger now records as the sink holds them
+    after: SinkAudit | None = None
     # {id: row digest} of the written rows as the sink holds them, read back in the write's
     # own transaction (a concurrent writer cannot make them look altered)
     digests: Mapping[Any, str] = field(default_factory=dict)
@@ -212,10 +215,11 @@ def _write_once(engine: sa.Engine, df: pd.DataFrame, url: str, table: str, key: 
         if len(df):
             _insert_frame(conn, target, df)
         digests = _read_digests(conn, target, key, keys, [str(c) for c in df.columns])
+        after = None
         if ledger_run and audit is not None:
-            _record_delivery(conn, target, key, df, ledger_run, audit)
+            after = _record_delivery(conn, target, key, df, ledger_run, audit)
     return SinkWrite(table=table, url=masked(url), rows_written=len(df), rows_replaced=replaced,
-                     audit=audit, digests=digests)
+                     audit=audit, after=after, digests=digests)
 
 
 def _delete_keys(conn: sa.Connection, table: sa.Table, key: str, keys: Sequence[Any]) -> int:
@@ -251,13 +255,6 @@ def count_rows(url: str, table: str) -> int:
             return 0
         return int(conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar()
                    or 0)
-
-
-def sink_ids(url: str, table: str, key: str, ids: Iterable[Any]) -> list[object]:
-    """Which of ``ids`` are present in the sink table (read back after a write)."""
-    with engine_for(url).connect() as conn:
-        target = sa.Table(table, sa.MetaData(), autoload_with=conn)
-        return [row[0] for row in _rows_with_ids(conn, target, key, [target.c[key]], ids)]
 
 
 _SCAN_SHARE = 0.2  # asked for at least this share of the table's rows: read it whole
@@ -360,7 +357,9 @@ def _audit(conn: sa.Connection, target: sa.Table, key: str, run_id: str | None) 
 
 
 def _record_delivery(conn: sa.Connection, target: sa.Table, key: str, df: pd.DataFrame,
-                     run_id: str, audit: SinkAudit) -> None:
+                     run_id: str, audit: SinkAudit) -> SinkAudit:
+    """Record the delivered rows' digests and the audit before the write; return the audit
+    as this write commits it (see :func:`_as_committed`), kept with the findings."""
     now = time.time()
     names = sorted(str(c) for c in df.columns)
     columns = json.dumps(names)
@@ -382,9 +381,30 @@ def _record_delivery(conn: sa.Connection, target: sa.Table, key: str, df: pd.Dat
     ledger, audits = tables
     _delete_keys(conn, ledger, key, list(digests))
     _insert_ledger(conn, ledger, key, digests, columns, run_id, now)
+    recorded = conn.execute(sa.select(sa.func.count()).select_from(ledger)).scalar() or 0
+    after = _as_committed(audit, digests, recorded)
+    findings = {**audit.as_json(), AS_COMMITTED: after.as_json()}
     conn.execute(sa.delete(audits).where(audits.c.run_id == run_id))
     conn.execute(sa.insert(audits), [{"run_id": run_id, "audited_at": now,
-                                      "findings": json.dumps(audit.as_json(), default=str)}])
+                                      "findings": json.dumps(findings, default=str)}])
+    return after
+
+
+AS_COMMITTED = "as_committed"  # the findings' key of the audit as the delivery committed it
+
+
+def _as_committed(before: SinkAudit, delivered: Mapping[Any, str], recorded: int) -> SinkAudit:
+    """The sink against the ledger once a delivery commits, from the whole-sink audit its
+    transaction ran before writing (no other delivery can write in between): each row it
+    delivered is now in the sink and recorded as the sink holds it, so it is no longer
+    deleted, altered or foreign; every other finding stands. Equal to auditing the whole sink
+    again at commit, without reading it again."""
+    def left(ids: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(i for i in ids if i not in delivered)
+
+    return SinkAudit(table=before.table, recorded=int(recorded), deleted=left(before.deleted),
+                     altered=left(before.altered), foreign=left(before.foreign),
+                     run_id=before.run_id)
 
 
 def _insert_ledger(conn: sa.Connection, ledger: sa.Table, key: str, digests: Mapping[Any, str],
@@ -393,9 +413,14 @@ def _insert_ledger(conn: sa.Connection, ledger: sa.Table, key: str, digests: Map
                  [(rid, d, columns, run_id, now) for rid, d in digests.items()])
 
 
-def audit_sink(url: str, table: str, key: str) -> tuple[SinkAudit, SinkAudit | None]:
+def audit_sink(url: str, table: str, key: str, *, delivered_by: str | None = None
+               ) -> tuple[SinkAudit, SinkAudit | None]:
     """(the sink now against its ledger, the audit the last delivery ran before it wrote).
-    Raises InfrastructureError if the sink table or its ledger does not exist."""
+    With ``delivered_by``, the run that just delivered: if its delivery is still the last, the
+    first is the audit as that delivery committed it (kept with its findings, see
+    :func:`_as_committed`) instead of a second read of the whole sink; a later delivery, or an
+    older record without it, and the sink is audited whole. Raises InfrastructureError if the
+    sink table or its ledger does not exist."""
     try:
         with engine_for(url).connect() as conn:
             if not sa.inspect(conn).has_table(table):
@@ -411,17 +436,22 @@ def audit_sink(url: str, table: str, key: str) -> tuple[SinkAudit, SinkAudit | N
             audits = tables[1]
             last = conn.execute(sa.select(audits.c.run_id, audits.c.findings)
                                 .order_by(audits.c.audited_at.desc()).limit(1)).first()
-            now = _audit(conn, target, key, last.run_id if last else None)
+            raw = json.loads(last.findings) if last is not None else {}
+            if delivered_by is not None and last is not None and last.run_id == delivered_by \
+                    and AS_COMMITTED in raw:
+                now = _audit_from_json(raw[AS_COMMITTED])
+            else:
+                now = _audit(conn, target, key, last.run_id if last else None)
     except sa.exc.SQLAlchemyError as exc:
         raise InfrastructureError(f"auditing sink table '{table}' at {masked(url)} failed: "
                                   f"{reason(exc)}") from exc
-    before = None
-    if last is not None:
-        raw = json.loads(last.findings)
-        before = SinkAudit(table=raw["table"], recorded=raw["recorded"],
-                           deleted=tuple(raw["deleted"]), altered=tuple(raw["altered"]),
-                           foreign=tuple(raw["foreign"]), run_id=raw["run_id"])
-    return now, before
+    return now, (_audit_from_json(raw) if last is not None else None)
+
+
+def _audit_from_json(raw: Mapping[str, Any]) -> SinkAudit:
+    return SinkAudit(table=raw["table"], recorded=raw["recorded"],
+                     deleted=tuple(raw["deleted"]), altered=tuple(raw["altered"]),
+                     foreign=tuple(raw["foreign"]), run_id=raw["run_id"])
 
 
 def _sorted(ids: Iterable[Any]) -> tuple[Any, ...]:

@@ -87,6 +87,9 @@ class StageCheckContext:
     served: ServedModels | None = None
     # The table this run delivers to: the shadow table in a validation run or a drill.
     sink_table: str | None = None
+    # The Dagster run a monitor check is evaluated in: if it delivered to the sink last, the
+    # sink audit is the one its delivery committed (not a second read of the whole sink).
+    dagster_run_id: str | None = None
     # The stage function's wall time (s) on this batch, for output-phase checks (latency).
     stage_wall_s: float | None = None
     # How a stage with a declared fallback served its batch (retries, the fallback's share).

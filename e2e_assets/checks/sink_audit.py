@@ -12,6 +12,7 @@ the sink table (see :mod:`e2e_assets.sinks`). It reports two audits:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from e2e_assets.checks.base import MASK, CheckResult, Options, StageCheckContext, register
@@ -64,6 +65,11 @@ def _validate(spec: Any, stage: str, options: SinkAuditOptions) -> tuple[str, st
 def check_sink_audit(ctx: StageCheckContext, options: SinkAuditOptions) -> CheckResult:
     """The sink holds exactly the rows delivered to it: none deleted, altered or foreign."""
     sink = ctx.journey.spec.sink
-    now, before = audit_sink(sink.url, ctx.sink_table or sink.table, ctx.journey.spec.sink_key)
-    return audit_result(now, before, mask_ids=ctx.request_id in ctx.journey.spec.sensitive,
-                        sample_size=options.sample_size)
+    now, before = audit_sink(sink.url, ctx.sink_table or sink.table, ctx.journey.spec.sink_key,
+                             delivered_by=ctx.dagster_run_id)
+    result = audit_result(now, before, mask_ids=ctx.request_id in ctx.journey.spec.sensitive,
+                          sample_size=options.sample_size)
+    # what "since the last delivery" was read from, so a reader knows when it was taken
+    audited = ("as this run's delivery committed it" if ctx.dagster_run_id is not None
+               and now.run_id == ctx.dagster_run_id else "the whole sink, now")
+    return replace(result, metadata={**result.metadata, "audited": audited})

@@ -69,7 +69,8 @@ def _monitor_check(journey: Journey, check: ConfiguredCheck) -> dg.AssetChecksDe
         record = served.record()
         ctx = monitor_context(journey, stage, output, served, mlflow.tracking_uri,
                               sink_table=shadow_table(journey.spec.sink.table)
-                              if context.run.tags.get(SHADOW_TAG) == "true" else None)
+                              if context.run.tags.get(SHADOW_TAG) == "true" else None,
+                              dagster_run_id=context.run.run_id)
         provenance: dict[str, Any] = {"journey": journey.name,
                                       "dagster_run_id": context.run.run_id,
                                       "config_digest": journey.config_digest,

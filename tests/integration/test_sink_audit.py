@@ -121,6 +121,53 @@ def test_tampering_is_reported_with_ids_and_not_hidden_by_the_next_delivery(url:
     assert audit_result(*audit_sink(url, TABLE, "request_id")).passed
 
 
+def test_the_audit_a_delivery_commits_is_the_whole_sink_audited_again(url: str) -> None:
+    """The delivering run's own 'since the last delivery' audit is derived in its transaction
+    from the whole-sink audit before the write, without reading the sink again: it must equal
+    auditing the whole sink right after the commit, whatever was tampered with, re-delivered
+    or left alone."""
+    df = _frame()
+    write_sink(df, url, TABLE, "request_id", ledger_run="run-1")
+    _execute(url, f"DELETE FROM {TABLE} WHERE request_id IN ('r1', 'r3')",
+             f"UPDATE {TABLE} SET note = 'edited' WHERE request_id IN ('r2', 'r4')",
+             f"INSERT INTO {TABLE} (request_id, p, amount, flag, note) "
+             f"VALUES ('intruder', 0.5, 1, TRUE, 'x'), ('r9', 0.1, 2, FALSE, 'y')")
+    # r1 and r2 delivered again (repaired), r9 delivered (foreign until now); r3, r4 and the
+    # intruder left as they are
+    again = df[df["request_id"].isin(["r1", "r2"])]
+    again = pd.concat([again, pd.DataFrame({"request_id": ["r9"], "p": [0.2], "amount": [3],
+                                            "flag": [True], "note": ["z"]})],
+                      ignore_index=True)
+    written = write_sink(again, url, TABLE, "request_id", ledger_run="run-2")
+    assert written.audit is not None and written.after is not None
+    assert (written.audit.deleted, written.audit.altered, written.audit.foreign) == (
+        ("r1", "r3"), ("r2", "r4"), ("intruder", "r9"))
+    whole, _ = audit_sink(url, TABLE, "request_id")  # the sink read again, whole
+    assert written.after == whole
+    assert (whole.deleted, whole.altered, whole.foreign, whole.recorded) == (
+        ("r3",), ("r4",), ("intruder",), 5)
+    # the delivering run gets the same answer from the record its delivery kept
+    assert audit_sink(url, TABLE, "request_id", delivered_by="run-2") == audit_sink(
+        url, TABLE, "request_id")
+
+
+def test_only_the_run_that_delivered_last_is_spared_the_whole_sink_read(url: str) -> None:
+    """Tampering after a delivery is found by any other run (the checks-only job, a later
+    delivery) reading the whole sink; the delivering run's own check reports the sink as its
+    delivery committed it, a moment before."""
+    df = _frame()
+    write_sink(df, url, TABLE, "request_id", ledger_run="run-1")
+    _execute(url, f"DELETE FROM {TABLE} WHERE request_id = 'r1'")
+    as_committed, _ = audit_sink(url, TABLE, "request_id", delivered_by="run-1")
+    assert as_committed.clean and as_committed.recorded == 4
+    for other in (None, "checks-only-run"):
+        now, _ = audit_sink(url, TABLE, "request_id", delivered_by=other)
+        assert now.deleted == ("r1",)
+    write_sink(df.iloc[1:], url, TABLE, "request_id", ledger_run="run-2")
+    now, before = audit_sink(url, TABLE, "request_id", delivered_by="run-1")  # not the last
+    assert now.deleted == ("r1",) and before is not None and before.deleted == ("r1",)
+
+
 def test_first_audited_delivery_adopts_rows_already_in_the_sink(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sink.db'}"
     df = _frame()
@@ -194,6 +241,8 @@ def test_journey_run_reports_tampering_and_the_next_run_does_not_hide_it(
     assert clean.exit_code == 0, render_table(clean)
     assert {c.name for c in clean.checks if c.passed and c.stage == "deliver"} == {"reconcile",
                                                                           "sink_audit"}
+    (in_run,) = [c for c in clean.checks if c.name == "sink_audit"]
+    assert in_run.metadata["audited"] == "as this run's delivery committed it"
 
     sink = pd.read_sql_table("credit_decisions", h.database_url).sort_values("request_id")
     gone, changed = sink["request_id"].iloc[0], sink["request_id"].iloc[1]
@@ -208,6 +257,7 @@ def test_journey_run_reports_tampering_and_the_next_run_does_not_hide_it(
     result = job.execute_in_process(instance=instance_for(h), raise_on_error=False)
     (audit,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "sink_audit"]
     assert not audit.passed
+    assert audit.metadata["audited"].text == "the whole sink, now"
     assert all(str(i) in audit.description for i in (gone, changed, "foreign-1")), (
         audit.description, gone, changed)
 
