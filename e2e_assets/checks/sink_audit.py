@@ -4,7 +4,11 @@ A monitor check (a standalone Dagster asset check on the sink stage, re-evaluabl
 checks-only job without a run). Its truth is the ledger each audited delivery records beside
 the sink table (see :mod:`e2e_assets.sinks`). It reports two audits:
 
-* *since the last delivery*: the sink now against the ledger;
+* *since the last delivery*: the sink now against the ledger. In the run that delivered, this
+  is the audit its delivery committed (the whole-sink audit its transaction ran before writing,
+  less the rows it wrote: equal to reading the whole sink again at commit, without doing so);
+  the checks-only job, and any run after, read the whole sink. The metadata's ``audited`` says
+  which;
 * *before the last delivery*: what the delivering run found just before it overwrote the sink,
   so a re-upsert that repairs tampered rows still reports them.
 """
