@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -23,8 +24,41 @@ def masked(url: str) -> str:
         return "<unparseable URL>"
 
 
-@lru_cache(maxsize=32)
+_MAX_ENGINES = 32
+_ENGINES: OrderedDict[str, sa.Engine] = OrderedDict()
+_ENGINES_LOCK = threading.Lock()
+
+
 def engine_for(url: str) -> sa.Engine:
+    """One pooled engine per URL, shared; the 32 most recently used are kept. An engine dropped
+    from them is disposed (its pooled connections closed), never left to the garbage collector
+    with connections open, which a long-lived process (a webserver, a test session) touching
+    many databases would otherwise accumulate."""
+    with _ENGINES_LOCK:
+        if url in _ENGINES:
+            _ENGINES.move_to_end(url)
+            return _ENGINES[url]
+    engine = _new_engine(url)
+    with _ENGINES_LOCK:
+        if url in _ENGINES:  # another thread made one meanwhile: use it
+            engine.dispose()
+            return _ENGINES[url]
+        _ENGINES[url] = engine
+        evicted = [_ENGINES.popitem(last=False)[1] for _ in range(len(_ENGINES) - _MAX_ENGINES)]
+    for old in evicted:
+        old.dispose()
+    return engine
+
+
+def forget_engine(url: str) -> None:
+    """Close the shared engine's connections to ``url`` (before the database is dropped)."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _new_engine(url: str) -> sa.Engine:
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError as exc:

@@ -174,6 +174,9 @@ def pg_database(pg_server: str) -> Iterator[str]:
     try:
         yield url
     finally:
+        from e2e_assets.db import forget_engine
+
+        forget_engine(url)  # the product's pooled connections closed before the drop
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
