@@ -131,3 +131,24 @@ def test_other_sink_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(InfrastructureError, match="nothing was written: .*disk I/O error"):
         write_sink(pd.DataFrame({"id": ["a"]}), f"sqlite:///{tmp_path / 's.db'}", "out", "id")
     assert calls == [1]
+
+
+def test_sink_and_ledger_rows_are_inserted_in_key_order(tmp_path: Path) -> None:
+    """A shuffled batch lands in primary-key order (SQLite's rowid records the insert order),
+    in the sink and its ledger, so the key index is appended to, not split page by page; the
+    rows are the batch's, each with its own values."""
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    ids = ["b-10", "a-2", "é-1", "a-10", "B-3", "a-1"]
+    df = pd.DataFrame({"request_id": ids, "value": range(len(ids))})
+    write_sink(df, url, "decisions", "request_id", ledger_run="run-1")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            sink = conn.execute(sa.text(
+                "SELECT request_id, value FROM decisions ORDER BY rowid")).all()
+            ledger = conn.execute(sa.text(
+                "SELECT request_id FROM decisions__e2e_ledger ORDER BY rowid")).all()
+    finally:
+        engine.dispose()
+    assert [r[0] for r in sink] == sorted(ids) == [r[0] for r in ledger]
+    assert dict(sink) == dict(zip(ids, range(len(ids))))
