@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -42,6 +43,11 @@ def file_digest(path: str | Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def bytes_digest(raw: bytes) -> str:
+    """:func:`file_digest` of bytes already read."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 def write_parquet_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` to ``path`` via a temp file and a rename: readers never see half a file."""
     target = Path(path)
@@ -57,7 +63,7 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     return target
 
 
-def read_parquet_as_written(path: str | Path) -> pd.DataFrame:
+def read_parquet_as_written(path: str | Path | bytes) -> pd.DataFrame:
     """A parquet file as the frame its writer held: Python-object string columns included.
 
     Parquet gives an object column of strings back as pandas' ``str`` dtype, its missing values
@@ -67,8 +73,11 @@ def read_parquet_as_written(path: str | Path) -> pd.DataFrame:
     """
     import pyarrow.parquet as pq
 
-    frame = pd.read_parquet(path)
-    meta = pq.read_schema(path).pandas_metadata or {}
+    def source() -> str | Path | io.BytesIO:  # bytes: the file's, read already
+        return io.BytesIO(path) if isinstance(path, bytes) else path
+
+    frame = pd.read_parquet(source())
+    meta = pq.read_schema(source()).pandas_metadata or {}
     objects = {c.get("name") for c in meta.get("columns", []) if c.get("numpy_type") == "object"}
     for col in frame.columns:
         if col in objects and isinstance(frame[col].dtype, pd.StringDtype):

@@ -37,7 +37,13 @@ from pathlib import Path
 import pandas as pd
 
 from e2e_assets.errors import HandoffError, InfrastructureError
-from e2e_assets.frames import frame_digest, read_parquet_as_written, write_parquet_atomic
+from e2e_assets.frames import (
+    bytes_digest,
+    file_digest,
+    frame_digest,
+    read_parquet_as_written,
+    write_parquet_atomic,
+)
 from e2e_assets.results import write_json_atomic
 
 KEEP_RUNS = 20  # finished runs' hand-off folders kept besides those ``latest`` points to
@@ -52,6 +58,9 @@ class HandoffRef:
     stage: str
     data_digest: str
     rows: int
+    # sha256 of the parquet file as written: a read checks the bytes (a fraction of a second)
+    # rather than digesting a million rows' content again; None in records written before it
+    file_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,11 +116,12 @@ class RunStore:
               digest: str | None = None) -> HandoffRef:
         """Hand ``frame`` on from ``stage`` in this run; returns its reference. ``digest`` is
         the frame's :func:`frame_digest` when the caller has it already (a million-row frame
-        takes seconds); were it wrong, the first read would refuse the hand-off."""
+        takes seconds). Reads check the file's bytes against the digest recorded here."""
         data, record = self._files(self.run_id, stage)
-        ref = HandoffRef(self.run_id, stage, digest or frame_digest(frame), len(frame))
         try:
             write_parquet_atomic(frame, data)
+            ref = HandoffRef(self.run_id, stage, digest or frame_digest(frame), len(frame),
+                             file_digest=file_digest(data))
             write_json_atomic({"ref": asdict(ref), "input": asdict(read) if read else None},
                               record)
         except OSError as exc:
@@ -129,18 +139,23 @@ class RunStore:
                              HandoffRef(**raw["input"]) if raw["input"] else None)
 
     def read(self, ref: HandoffRef) -> pd.DataFrame:
-        """The frame ``ref`` names, verified against the digest its writer recorded."""
+        """The frame ``ref`` names, verified against the digest its writer recorded: the
+        file's bytes, read once, checked and then parsed (a record without a file digest: the
+        frame's content digest)."""
         data, _ = self._files(ref.run_id, ref.stage)
         try:
-            frame = read_parquet_as_written(data)
+            raw = data.read_bytes()
+            frame = read_parquet_as_written(raw)
         except (OSError, ValueError) as exc:
             raise HandoffError(f"the output of {self.journey}/{ref.stage} from run "
                                f"{ref.run_id} cannot be read at {data}: {exc}") from exc
-        found = frame_digest(frame)
-        if found != ref.data_digest:
+        what, recorded = (("file digest", ref.file_digest) if ref.file_digest is not None
+                          else ("digest", ref.data_digest))
+        found = bytes_digest(raw) if ref.file_digest is not None else frame_digest(frame)
+        if found != recorded:
             raise HandoffError(f"the output of {self.journey}/{ref.stage} from run {ref.run_id} "
-                               f"changed after it was written: digest {found[:19]}..., its "
-                               f"writer recorded {ref.data_digest[:19]}... ({data})")
+                               f"changed after it was written: {what} {found[:19]}..., its "
+                               f"writer recorded {recorded[:19]}... ({data})")
         return frame
 
     def upstream_ref(self, stage: str, *, planned: bool = True) -> HandoffRef:

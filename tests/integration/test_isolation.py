@@ -7,6 +7,7 @@ table and the Dagster instance. The last tests are pure: the stage store fails c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -552,3 +553,39 @@ def test_handoff_gives_the_next_stage_the_frame_its_upstream_wrote(tmp_path: Pat
     read = store.read(store.write("ingest", written, None))
     pd.testing.assert_frame_equal(read, written)
     assert read["home"].iloc[1] is None
+
+
+def test_a_handoff_read_checks_the_file_bytes_not_the_content_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer records the parquet file's sha256; a read checks the bytes it parses against
+    it, so a million-row frame is not digested again at every read. Any change to the file is
+    refused, the same rows re-encoded too; a record from before file digests is checked by
+    content, as it was."""
+    from e2e_assets import handoff
+
+    store = RunStore(tmp_path, "j", "run-a", CREDIT_STAGES)
+    ref = store.write("ingest", _frame(), None)
+    data = store.run_dir() / "ingest.parquet"
+    assert ref.file_digest == "sha256:" + hashlib.sha256(data.read_bytes()).hexdigest()
+
+    def no_content_digest(frame: pd.DataFrame) -> str:
+        raise AssertionError("a read with a file digest digested the frame's content")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(handoff, "frame_digest", no_content_digest)
+        pd.testing.assert_frame_equal(store.read(ref), _frame(), check_dtype=False)
+
+    pd.read_parquet(data).to_parquet(data, index=False, compression="gzip")  # same rows
+    with pytest.raises(HandoffError, match=r"changed after it was written: file digest"):
+        store.read(ref)
+
+    record = store.run_dir() / "ingest.json"  # a record written before file digests
+    raw = json.loads(record.read_text())
+    raw["ref"].pop("file_digest")
+    record.write_text(json.dumps(raw))
+    old = store.upstream_ref("features")
+    assert old.file_digest is None
+    pd.testing.assert_frame_equal(store.read(old), _frame(), check_dtype=False)
+    _tamper(data)
+    with pytest.raises(HandoffError, match=r"changed after it was written: digest"):
+        store.read(old)
