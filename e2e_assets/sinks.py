@@ -208,10 +208,11 @@ def _write_once(engine: sa.Engine, df: pd.DataFrame, url: str, table: str, key: 
         else:
             target = _table_for(df, table, key, metadata)
             target.create(conn)
-        audit = None
-        if ledger_run:
-            _serialize_deliveries(conn, target)
-            audit = _audit(conn, target, key, ledger_run)
+        # Every delivery holds the write lock before it reads the sink (which keys to replace,
+        # the audit): a delivery committing between that read and this one's writes would
+        # leave keys undeleted, and the insert would collide with them.
+        _serialize_deliveries(conn, target)
+        audit = _audit(conn, target, key, ledger_run) if ledger_run else None
         keys = [k.item() if isinstance(k, np.generic) else k for k in df[key].tolist()]
         replaced = _delete_keys(conn, target, key, keys)
         if len(df):
@@ -243,8 +244,9 @@ _MANY = 50_000  # parameter sets per executemany
 
 
 def _serialize_deliveries(conn: sa.Connection, target: sa.Table) -> None:
-    """Hold the sink's write lock before the audit reads ledger and sink, so a delivery
-    committing in between cannot make its rows look altered (readers are not blocked)."""
+    """Hold the sink's write lock before the delivery reads the sink (the keys it replaces,
+    the audit of ledger and sink), so that no delivery commits in between: its rows would look
+    altered, or be left in place for the insert to collide with (readers are not blocked)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text(f'LOCK TABLE "{target.name}" IN SHARE ROW EXCLUSIVE MODE'))
     else:  # SQLite takes its database write lock at the first write statement

@@ -267,3 +267,45 @@ def test_journey_run_reports_tampering_and_the_next_run_does_not_hide_it(
     assert check.failed and again.exit_code == 1, render_table(again)
     assert "before the last delivery" in check.description
     assert all(str(i) in check.description for i in (gone, changed, "foreign-1"))
+
+
+def test_a_delivery_racing_another_to_the_same_keys_never_collides(
+        url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two deliveries of the same requests at once (a champion and a challenger run, a retry):
+    each replaces the other's rows, whichever commits last wins, neither fails. A delivery
+    that read which keys to replace before holding the write lock let the other commit those
+    keys in between, and its insert then failed the primary key (seen in CI)."""
+    import threading
+
+    from e2e_assets import sinks
+
+    df = _frame()
+    write_sink(df.assign(request_id=["x1", "x2", "x3", "x4"]), url, TABLE, "request_id")
+    original = sinks._rows_with_ids
+    main = threading.get_ident()
+    racer_outcome: list[object] = []
+
+    def racer() -> None:
+        try:
+            racer_outcome.append(write_sink(df.assign(note="racer"), url, TABLE, "request_id"))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            racer_outcome.append(exc)
+
+    racing = threading.Thread(target=racer)
+
+    def read_then_let_the_other_deliver(*args: object, **kwargs: object) -> object:
+        rows = original(*args, **kwargs)
+        if threading.get_ident() == main and not racing.is_alive() and not racer_outcome:
+            racing.start()
+            racing.join(timeout=2.0)  # it commits now, unless this delivery holds the lock
+        return rows
+
+    monkeypatch.setattr(sinks, "_rows_with_ids", read_then_let_the_other_deliver)
+    written = write_sink(df, url, TABLE, "request_id")  # raised "UNIQUE constraint failed"
+    racing.join(timeout=30)
+    assert written.rows_written == 4
+    assert len(racer_outcome) == 1 and not isinstance(racer_outcome[0], Exception), racer_outcome
+    held = pd.read_sql_table(TABLE, url)
+    assert sorted(held["request_id"]) == ["r1", "r2", "r3", "r4", "x1", "x2", "x3", "x4"]
+    # the racer waited for the lock and committed last: its rows are the ones kept
+    assert set(held.loc[held["request_id"].str.startswith("r"), "note"]) == {"racer"}
