@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from e2e_assets.bounded_cache import BoundedCache
 from e2e_assets.errors import InfrastructureError, SpecError
 
 
@@ -24,36 +22,28 @@ def masked(url: str) -> str:
         return "<unparseable URL>"
 
 
-_MAX_ENGINES = 32
-_ENGINES: OrderedDict[str, sa.Engine] = OrderedDict()
-_ENGINES_LOCK = threading.Lock()
+# One pooled engine per URL, shared; the 32 most recently used are kept. An engine dropped from
+# them is disposed (its pooled connections closed), never left to the garbage collector with
+# connections open, which a long-lived process (a webserver, a test session) touching many
+# databases would otherwise accumulate. Bounded by entries only (an engine counts 0 bytes).
+_ENGINES: BoundedCache[sa.Engine] = BoundedCache(max_entries=32, max_bytes=0, size=lambda _: 0,
+                                                 on_evict=lambda engine: engine.dispose())
 
 
 def engine_for(url: str) -> sa.Engine:
-    """One pooled engine per URL, shared; the 32 most recently used are kept. An engine dropped
-    from them is disposed (its pooled connections closed), never left to the garbage collector
-    with connections open, which a long-lived process (a webserver, a test session) touching
-    many databases would otherwise accumulate."""
-    with _ENGINES_LOCK:
-        if url in _ENGINES:
-            _ENGINES.move_to_end(url)
-            return _ENGINES[url]
-    engine = _new_engine(url)
-    with _ENGINES_LOCK:
-        if url in _ENGINES:  # another thread made one meanwhile: use it
-            engine.dispose()
-            return _ENGINES[url]
-        _ENGINES[url] = engine
-        evicted = [_ENGINES.popitem(last=False)[1] for _ in range(len(_ENGINES) - _MAX_ENGINES)]
-    for old in evicted:
-        old.dispose()
+    """The shared engine for ``url`` (see ``_ENGINES``)."""
+    engine = _ENGINES.get(url)
+    if engine is None:
+        made = _new_engine(url)
+        engine = _ENGINES.setdefault(url, made)
+        if engine is not made:  # another thread made one meanwhile: use it
+            made.dispose()
     return engine
 
 
 def forget_engine(url: str) -> None:
     """Close the shared engine's connections to ``url`` (before the database is dropped)."""
-    with _ENGINES_LOCK:
-        engine = _ENGINES.pop(url, None)
+    engine = _ENGINES.pop(url)
     if engine is not None:
         engine.dispose()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -77,6 +77,8 @@ class SinkAudit:
     altered: tuple[Any, ...] = ()
     foreign: tuple[Any, ...] = ()
     run_id: str | None = None  # the run before whose delivery this audit ran, if any
+    # taken from that delivery's record of the sink at its commit, not from reading the sink
+    as_committed: bool = field(default=False, compare=False)
 
     @property
     def clean(self) -> bool:
@@ -91,6 +93,12 @@ class SinkAudit:
         return {"table": self.table, "recorded": self.recorded, "deleted": list(self.deleted),
                 "altered": list(self.altered), "foreign": list(self.foreign),
                 "run_id": self.run_id}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> SinkAudit:
+        return cls(table=raw["table"], recorded=raw["recorded"], deleted=tuple(raw["deleted"]),
+                   altered=tuple(raw["altered"]), foreign=tuple(raw["foreign"]),
+                   run_id=raw["run_id"])
 
 
 def _column_type(series: pd.Series) -> sa.types.TypeEngine:
@@ -456,19 +464,13 @@ def audit_sink(url: str, table: str, key: str, *, delivered_by: str | None = Non
             raw = json.loads(last.findings) if last is not None else {}
             if delivered_by is not None and last is not None and last.run_id == delivered_by \
                     and AS_COMMITTED in raw:
-                now = _audit_from_json(raw[AS_COMMITTED])
+                now = replace(SinkAudit.from_json(raw[AS_COMMITTED]), as_committed=True)
             else:
                 now = _audit(conn, target, key, last.run_id if last else None)
     except sa.exc.SQLAlchemyError as exc:
         raise InfrastructureError(f"auditing sink table '{table}' at {masked(url)} failed: "
                                   f"{reason(exc)}") from exc
-    return now, (_audit_from_json(raw) if last is not None else None)
-
-
-def _audit_from_json(raw: Mapping[str, Any]) -> SinkAudit:
-    return SinkAudit(table=raw["table"], recorded=raw["recorded"],
-                     deleted=tuple(raw["deleted"]), altered=tuple(raw["altered"]),
-                     foreign=tuple(raw["foreign"]), run_id=raw["run_id"])
+    return now, (SinkAudit.from_json(raw) if last is not None else None)
 
 
 def _sorted(ids: Iterable[Any]) -> tuple[Any, ...]:

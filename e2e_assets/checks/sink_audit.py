@@ -74,6 +74,5 @@ def check_sink_audit(ctx: StageCheckContext, options: SinkAuditOptions) -> Check
     result = audit_result(now, before, mask_ids=ctx.request_id in ctx.journey.spec.sensitive,
                           sample_size=options.sample_size)
     # what "since the last delivery" was read from, so a reader knows when it was taken
-    audited = ("as this run's delivery committed it" if ctx.dagster_run_id is not None
-               and now.run_id == ctx.dagster_run_id else "the whole sink, now")
+    audited = "as this run's delivery committed it" if now.as_committed else "the whole sink, now"
     return replace(result, metadata={**result.metadata, "audited": audited})

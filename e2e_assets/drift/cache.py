@@ -1,5 +1,6 @@
 """What lets ``drift.compare(reference_df, current_df)`` prepare a reference once: a cheap content
-digest of a frame's columns, and a small, thread-safe LRU cache of prepared references.
+digest of a frame's columns (the cache of prepared references itself is a
+:class:`~e2e_assets.bounded_cache.BoundedCache`).
 
 The digest reads each column's memory once: sha256 over a numpy column's buffer (SHA-NI makes
 that ~1.5 GB/s), over an Arrow-backed column's buffers, and over pandas' per-row hashes for
@@ -15,18 +16,13 @@ be large). The newest entry always stays, so a single large reference is still r
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from e2e_assets.drift.parallel import map_threads
-
-V = TypeVar("V")
 
 
 def content_digest(frame: pd.DataFrame, columns: Sequence[str]) -> str:
@@ -74,64 +70,3 @@ def _arrow_chunks(s: pd.Series) -> list[Any] | None:
     if not flat:
         return None
     return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
-
-
-@dataclass(frozen=True)
-class CacheInfo:
-    hits: int
-    misses: int
-    entries: int
-    nbytes: int
-    max_entries: int
-    max_bytes: int
-
-
-class BoundedCache(Generic[V]):
-    """LRU by entries and by bytes (``size`` of each value), safe to share across threads."""
-
-    def __init__(self, max_entries: int, max_bytes: int, size: Callable[[V], int]) -> None:
-        self.max_entries, self.max_bytes, self._size = max_entries, max_bytes, size
-        self._entries: OrderedDict[str, tuple[V, int]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._hits = self._misses = 0
-
-    def get(self, key: str, usable: Callable[[V], bool] = lambda _: True) -> V | None:
-        """The value cached under ``key`` if ``usable`` accepts it (counted as a hit)."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or not usable(entry[0]):
-                self._misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self._hits += 1
-            return entry[0]
-
-    def put(self, key: str, value: V) -> None:
-        nbytes = self._size(value)
-        with self._lock:
-            self._entries[key] = (value, nbytes)
-            self._entries.move_to_end(key)
-            while len(self._entries) > 1 and (len(self._entries) > self.max_entries
-                                              or self._nbytes() > self.max_bytes):
-                self._entries.popitem(last=False)
-
-    def _nbytes(self) -> int:
-        return sum(n for _, n in self._entries.values())
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._hits = self._misses = 0
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._entries
-
-    def info(self) -> CacheInfo:
-        with self._lock:
-            return CacheInfo(self._hits, self._misses, len(self._entries), self._nbytes(),
-                             self.max_entries, self.max_bytes)

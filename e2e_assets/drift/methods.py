@@ -15,14 +15,13 @@ import numpy as np
 from scipy import stats
 
 from e2e_assets.drift.binning import SHARE_DISTANCES, bin_counts, bin_edges, shares
-from e2e_assets.drift.registry import Engine, Outcome, register
+from e2e_assets.drift.registry import ENGINES, Outcome, register
 
 NUM = ("numeric",)
 CAT = ("categorical", "binary")
 ANY = ("numeric", "categorical", "binary")
 # Engines (see registry.py): every test has its exact function; these also have a prepared
-# (summary-based, prepared.py) and a SQL (sql.py) engine.
-EVERY_ENGINE: tuple[Engine, ...] = ("exact", "prepared", "sql")
+# (summary-based, prepared.py) and a SQL (sql.py) engine: all of ENGINES.
 
 
 _WARNINGS_LOCK = threading.Lock()
@@ -49,7 +48,7 @@ def _same_constant(ref: np.ndarray, cur: np.ndarray) -> bool:
 
 
 @register("ks", kinds=NUM, score="p_value", threshold=0.05,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def ks(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Two-sample Kolmogorov-Smirnov (asymptotic p-value)."""
     res = stats.ks_2samp(ref, cur, method="asymp")
@@ -113,7 +112,7 @@ def _scale(ref: np.ndarray) -> float:
 
 
 @register("wasserstein", kinds=NUM, score="distance", threshold=0.1,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def wasserstein(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Wasserstein-1 distance in units of the reference's standard deviation."""
     return Outcome(float(stats.wasserstein_distance(ref, cur)) / _scale(ref))
@@ -130,35 +129,35 @@ def energy_distance(ref: np.ndarray, cur: np.ndarray) -> Outcome:
 
 
 @register("psi", kinds=ANY, score="distance", threshold=0.1,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def psi(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Population stability index: sum((c - r) * ln(c / r))."""
     return Outcome(SHARE_DISTANCES["psi"](*proportions(ref, cur)))
 
 
 @register("jensen_shannon", kinds=ANY, score="distance", threshold=0.1,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def jensen_shannon(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Jensen-Shannon distance (natural log; 0 = identical, ln(2)^0.5 = disjoint)."""
     return Outcome(SHARE_DISTANCES["jensen_shannon"](*proportions(ref, cur)))
 
 
 @register("hellinger", kinds=ANY, score="distance", threshold=0.1,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def hellinger(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Hellinger distance: ||sqrt(r) - sqrt(c)|| / sqrt(2), in [0, 1]."""
     return Outcome(SHARE_DISTANCES["hellinger"](*proportions(ref, cur)))
 
 
 @register("kl_div", kinds=ANY, score="distance", threshold=0.1,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def kl_div(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Kullback-Leibler divergence KL(reference || current), natural log."""
     return Outcome(SHARE_DISTANCES["kl_div"](*proportions(ref, cur)))
 
 
 @register("tvd", kinds=ANY, score="distance", threshold=0.1,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def tvd(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Total variation distance: half the L1 distance between the shares, in [0, 1]."""
     return Outcome(SHARE_DISTANCES["tvd"](*proportions(ref, cur)))
@@ -173,14 +172,14 @@ def _homogeneity(ref: np.ndarray, cur: np.ndarray, lambda_: str | None) -> Outco
 
 
 @register("chi_square", kinds=CAT, score="p_value", threshold=0.05,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def chi_square(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Pearson chi-square test of homogeneity on the 2 x k table of category counts."""
     return _homogeneity(ref, cur, None)
 
 
 @register("g_test", kinds=CAT, score="p_value", threshold=0.05,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def g_test(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """G-test (log-likelihood ratio) of homogeneity on the 2 x k table."""
     return _homogeneity(ref, cur, "log-likelihood")
@@ -196,7 +195,7 @@ def _binary(ref: np.ndarray, cur: np.ndarray) -> tuple[int, int, int, int]:
 
 
 @register("z_test", kinds=("binary",), score="p_value", threshold=0.05,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def z_test(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Two-proportion z-test (pooled), two-sided."""
     k1, n1, k2, n2 = _binary(ref, cur)
@@ -209,7 +208,7 @@ def z_test(ref: np.ndarray, cur: np.ndarray) -> Outcome:
 
 
 @register("fisher_exact", kinds=("binary",), score="p_value", threshold=0.05,
-          engines=EVERY_ENGINE)
+          engines=ENGINES)
 def fisher_exact(ref: np.ndarray, cur: np.ndarray) -> Outcome:
     """Fisher's exact test on the 2 x 2 table (small samples)."""
     k1, n1, k2, n2 = _binary(ref, cur)

@@ -45,8 +45,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from e2e_assets.bounded_cache import BoundedCache, CacheInfo
 from e2e_assets.drift.binning import bin_counts, bin_edges
-from e2e_assets.drift.cache import BoundedCache, CacheInfo, content_digest
+from e2e_assets.drift.cache import content_digest
 from e2e_assets.drift.parallel import map_threads
 from e2e_assets.drift.registry import methods_with_engine
 

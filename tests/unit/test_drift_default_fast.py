@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from e2e_assets import drift
+from e2e_assets.bounded_cache import BoundedCache
 from e2e_assets.drift import registry
-from e2e_assets.drift.cache import BoundedCache, content_digest
+from e2e_assets.drift.cache import content_digest
 from e2e_assets.drift.prepared import _CACHE, FAST_METHODS, GRID, cache_info, needs_sample
 from e2e_assets.drift.sql import SQL_METHODS
 from e2e_assets.errors import E2EAssetsError
