@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
 from e2e_assets.checks.base import MASK, CheckResult, Options, StageCheckContext, register
 from e2e_assets.checks.frame_diff import sorted_as_text
 from e2e_assets.sinks import row_digests
@@ -22,15 +20,17 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
                   differ_in_sink: Sequence[Any] = (), mask_ids: bool = False) -> CheckResult:
     """Counts of lost, duplicated and unexpected ids (and missing from the sink, or there with
     other content than delivered), with samples."""
-    exp = pd.Index(list(expected), dtype=object).unique()
-    got = pd.Index(list(delivered), dtype=object)
-    delivered_once = got.unique()
-    lost = sorted_as_text(exp[~exp.isin(delivered_once)])
-    duplicated = sorted_as_text(got[got.duplicated()].unique())
-    unexpected = sorted_as_text(delivered_once[~delivered_once.isin(exp)])
-    not_in_sink = (sorted_as_text(delivered_once[~delivered_once.isin(
-        pd.Index(list(in_sink), dtype=object))]) if in_sink is not None else [])
-    differ = sorted_as_text(pd.Index(list(differ_in_sink), dtype=object).unique())
+    # Python sets: one hash pass per list (pandas' object-dtype unique/isin hashed a
+    # million ids again for every comparison)
+    exp = set(expected)
+    got = list(delivered)
+    delivered_once = set(got)
+    lost = sorted_as_text(list(exp - delivered_once))
+    duplicated = sorted_as_text(_repeated(got)) if len(delivered_once) < len(got) else []
+    unexpected = sorted_as_text(list(delivered_once - exp))
+    not_in_sink = (sorted_as_text(list(delivered_once - set(in_sink)))
+                   if in_sink is not None else [])
+    differ = sorted_as_text(list(set(differ_in_sink)))
     expected_set = exp
     if mask_ids:
         lost, duplicated, unexpected, not_in_sink, differ = (
@@ -52,6 +52,15 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
                f"{', '.join(problems)} of {len(expected_set)} requests (e.g. "
                f"{(lost or duplicated or unexpected or not_in_sink or differ)[:3]})")
     return CheckResult(passed=passed, summary=summary, metadata=metadata)
+
+
+def _repeated(ids: list[Any]) -> list[Any]:
+    """The ids that appear more than once, each once."""
+    seen: set[Any] = set()
+    repeated: set[Any] = set()
+    for i in ids:
+        (repeated if i in seen else seen).add(i)
+    return list(repeated)
 
 
 def _validate(spec: Any, stage: str, options: ReconcileOptions) -> tuple[str, str] | None:

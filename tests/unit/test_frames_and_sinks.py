@@ -152,3 +152,60 @@ def test_sink_and_ledger_rows_are_inserted_in_key_order(tmp_path: Path) -> None:
         engine.dispose()
     assert [r[0] for r in sink] == sorted(ids) == [r[0] for r in ledger]
     assert dict(sink) == dict(zip(ids, range(len(ids))))
+
+
+def test_sqlite_sink_and_ledger_rows_go_to_the_driver_uncompiled_whatever_their_types(
+        tmp_path: Path) -> None:
+    """Every INSERT of a delivery (sink rows and ledger rows: float, datetime and boolean
+    columns included) reaches SQLite's executemany as plain parameters, not through
+    SQLAlchemy's per-row compiled parameter processing (its cost at a million rows exceeded
+    SQLite's own); the columns' conversions are still applied: the values read back are the
+    values delivered."""
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    df = pd.DataFrame({"request_id": ["r2", "r1", "r3"], "score": [0.5, float("nan"), 2.0],
+                       "approved": [True, False, True],
+                       "at": pd.to_datetime(["2026-01-02 03:04:05", "2026-02-03 00:00:00", None])})
+    engine = sa.create_engine(url)
+    inserts: list[tuple[str, bool]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT") and executemany:
+            inserts.append((statement.split("(")[0].split()[-1], context.compiled is None))
+
+    from e2e_assets import db
+
+    real = db.engine_for(url)
+    sa.event.listen(real, "before_cursor_execute", seen)
+    try:
+        write_sink(df, url, "decisions", "request_id", ledger_run="run-1")
+    finally:
+        sa.event.remove(real, "before_cursor_execute", seen)
+    assert {table for table, _ in inserts} == {"decisions", "decisions__e2e_ledger"}
+    assert all(uncompiled for _, uncompiled in inserts), inserts
+    try:
+        back = pd.read_sql_query("SELECT * FROM decisions ORDER BY request_id", engine,
+                                 parse_dates=["at"])
+    finally:
+        engine.dispose()
+    assert back["request_id"].tolist() == ["r1", "r2", "r3"]
+    assert back["score"].isna().tolist() == [True, False, False]
+    assert back["score"].tolist()[1:] == [0.5, 2.0]
+    assert back["approved"].astype(bool).tolist() == [False, True, True]
+    assert back["at"].tolist()[:2] == [pd.Timestamp("2026-02-03"),
+                                       pd.Timestamp("2026-01-02 03:04:05")]
+    assert pd.isna(back["at"].iloc[2])
+
+
+@pytest.mark.parametrize("keys, expected", [
+    (["b-10", "a-2", "é-1", "a-10", "B-3", "a-1", "\U0001f600", "\uffff"],
+     sorted(["b-10", "a-2", "é-1", "a-10", "B-3", "a-1", "\U0001f600", "\uffff"])),
+    ([30, -2, 10**12, 7], [-2, 7, 30, 10**12]),
+    (pd.Series(["z", "y", "x"], dtype="str"), ["x", "y", "z"]),
+    ([3, "a", 1], [3, "a", 1]),  # no order between int and str: as given
+])
+def test_in_key_order_sorts_text_by_code_point_and_numbers_by_value(
+        keys: object, expected: list[object]) -> None:
+    from e2e_assets.sinks import _in_key_order
+
+    values = list(keys)  # type: ignore[call-overload]
+    assert [values[i] for i in _in_key_order(keys)] == expected  # type: ignore[arg-type]
