@@ -94,3 +94,18 @@ def test_a_frame_digested_again_is_answered_from_the_recent_ones() -> None:
     copy = df.copy()
     again = frame_digests(copy, "request_id")
     assert again == first and again is not first  # an equal frame is digested anew
+
+
+def test_floats_of_every_magnitude_agree_with_the_definition() -> None:
+    """Fractions are written by Arrow where its shortest text is Python's repr (|v| in
+    [1e-4, 1e10)) and by repr elsewhere: random doubles of every exponent, the values next
+    to both bounds, and integral values beyond int64 all agree with the definition."""
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2 ** 63, 4000, dtype=np.int64).view(np.float64)
+    bounds = np.array([1e-4, 1e10, 1e16, 2.0 ** 63])
+    near = np.concatenate([np.nextafter(bounds, 0), bounds, np.nextafter(bounds, np.inf)])
+    values = np.concatenate([bits, near, -near, rng.random(500), rng.normal(0, 1e9, 500),
+                             [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 0.1 + 0.2]])
+    df = pd.DataFrame({"request_id": [f"r{i}" for i in range(len(values))], "v": values})
+    assert column_digests({"request_id": df["request_id"], "v": df["v"]},
+                          ["request_id", "v"], len(df)) == by_row(df)
