@@ -4,9 +4,10 @@ One transaction per write: either every row lands or none does, and re-running t
 replaces its rows instead of duplicating them.
 
 Audit (``sink_audit``): a delivery with a ``ledger_run`` records, in the same transaction and
-the same database, one canonical digest per delivered row in ``<table>__e2e_ledger`` (id, digest,
-columns, run id). Rows the sink holds that differ from their ledger digest were altered, ledger
-ids missing from the sink were deleted, sink ids the ledger lacks are foreign (never delivered
+the same database, one canonical digest per delivered row in ``<table>__e2e_ledger`` (id,
+digest, delivery) and the delivery itself in ``<table>__e2e_deliveries`` (run id, column list,
+time). Rows the sink holds that differ from their ledger digest were altered, ledger ids
+missing from the sink were deleted, sink ids the ledger lacks are foreign (never delivered
 through an audited delivery). Before it overwrites, the same transaction audits the sink against
 the ledger and keeps the findings in ``<table>__e2e_audits`` (one row per delivering run), so a
 re-upsert that repairs the rows never hides that they had been tampered with. The first audited
@@ -45,6 +46,7 @@ row_digests = frame_digests  # {request id: row digest} of a frame, as it is wri
 _CHUNK = 500
 SHADOW_SUFFIX = "__shadow"
 LEDGER_SUFFIX = "__e2e_ledger"
+DELIVERIES_SUFFIX = "__e2e_deliveries"
 AUDITS_SUFFIX = "__e2e_audits"
 ADOPTED_RUN = "(in the sink before the first audited delivery)"
 
@@ -326,38 +328,110 @@ def _digests_by_id(rows: Sequence[Sequence[Any]], fields: Sequence[str], key: st
 
 
 # -- the audit ledger ------------------------------------------------------------------------
-def _open_ledger(conn: sa.Connection, table: str) -> tuple[sa.Table, sa.Table] | None:
-    """The ledger and audits tables of sink ``table``, or None if no audited delivery yet."""
+@dataclass(frozen=True)
+class _Ledger:
+    """A sink's audit tables: one row per delivered id (its digest and the delivery that
+    recorded it), one row per audited delivery (its run, column list and time), one row of
+    findings per delivering run."""
+
+    rows: sa.Table  # <table>__e2e_ledger: id, row_digest, delivery
+    deliveries: sa.Table  # <table>__e2e_deliveries: delivery, run_id, row_columns, delivered_at
+    audits: sa.Table  # <table>__e2e_audits: run_id, audited_at, findings
+
+
+def _open_ledger(conn: sa.Connection, table: str) -> _Ledger | None:
+    """The audit tables of sink ``table``, or None if no audited delivery yet. A ledger in the
+    first layout (column list and run id on every row) is read through a view of it as it is;
+    a delivery migrates it first (:func:`_migrated`)."""
     if not _has_table(conn, table + LEDGER_SUFFIX):
         return None
     metadata = sa.MetaData()
-    return (sa.Table(table + LEDGER_SUFFIX, metadata, autoload_with=conn),
-            sa.Table(table + AUDITS_SUFFIX, metadata, autoload_with=conn))
+    rows = sa.Table(table + LEDGER_SUFFIX, metadata, autoload_with=conn)
+    audits = sa.Table(table + AUDITS_SUFFIX, metadata, autoload_with=conn)
+    if _FIRST_LAYOUT in rows.c:
+        return _Ledger(rows, rows, audits)
+    return _Ledger(rows, sa.Table(table + DELIVERIES_SUFFIX, metadata, autoload_with=conn),
+                   audits)
 
 
-def _create_ledger(conn: sa.Connection, target: sa.Table, key: str) -> tuple[sa.Table, sa.Table]:
-    metadata = sa.MetaData()
-    ledger = sa.Table(target.name + LEDGER_SUFFIX, metadata,
-                      sa.Column(key, target.c[key].type, primary_key=True),
-                      sa.Column("row_digest", sa.Text(), nullable=False),
-                      sa.Column("row_columns", sa.Text(), nullable=False),
-                      sa.Column("run_id", sa.Text(), nullable=False),
-                      sa.Column("delivered_at", sa.Float(), nullable=False))
-    audits = sa.Table(target.name + AUDITS_SUFFIX, metadata,
+_FIRST_LAYOUT = "row_columns"  # a ledger column only in the first layout
+
+
+def _ledger_tables(metadata: sa.MetaData, table: str, key_column: sa.Column[Any]
+                   ) -> tuple[sa.Table, sa.Table, sa.Table]:
+    rows = sa.Table(table + LEDGER_SUFFIX, metadata,
+                    sa.Column(key_column.name, key_column.type, primary_key=True),
+                    sa.Column("row_digest", sa.Text(), nullable=False),
+                    sa.Column("delivery", sa.Integer(), nullable=False))
+    deliveries = sa.Table(table + DELIVERIES_SUFFIX, metadata,
+                          sa.Column("delivery", sa.Integer(), primary_key=True,
+                                    autoincrement=True),
+                          sa.Column("run_id", sa.Text(), nullable=False),
+                          sa.Column("row_columns", sa.Text(), nullable=False),
+                          sa.Column("delivered_at", sa.Float(), nullable=False))
+    audits = sa.Table(table + AUDITS_SUFFIX, metadata,
                       sa.Column("run_id", sa.Text(), primary_key=True),
                       sa.Column("audited_at", sa.Float(), nullable=False),
                       sa.Column("findings", sa.Text(), nullable=False))
+    return rows, deliveries, audits
+
+
+def _create_ledger(conn: sa.Connection, target: sa.Table, key: str) -> _Ledger:
+    metadata = sa.MetaData()
+    ledger = _Ledger(*_ledger_tables(metadata, target.name, target.c[key]))
     metadata.create_all(conn)
-    return ledger, audits
+    return ledger
+
+
+def _migrated(conn: sa.Connection, ledger: _Ledger, key: str) -> _Ledger:
+    """The ledger in the current layout: one of the first layout (a column list, run id and
+    time on every row, a fifth of a million-row delivery's write) rewritten in the delivery's
+    transaction, each distinct (run, column list) becoming one delivery; nothing recorded is
+    lost."""
+    if ledger.deliveries is not ledger.rows:
+        return ledger
+    old = ledger.rows
+    name = old.name
+    conn.exec_driver_sql(f"ALTER TABLE {_quoted(conn, name)} RENAME TO "
+                         f"{_quoted(conn, name + '__first_layout')}")
+    old = sa.Table(name + "__first_layout", sa.MetaData(), autoload_with=conn)
+    metadata = sa.MetaData()
+    rows, deliveries, _ = _ledger_tables(metadata, name.removesuffix(LEDGER_SUFFIX), old.c[key])
+    metadata.create_all(conn, tables=[rows, deliveries])
+    conn.execute(sa.insert(deliveries).from_select(
+        ["run_id", "row_columns", "delivered_at"],
+        sa.select(old.c.run_id, old.c.row_columns, sa.func.min(old.c.delivered_at))
+        .group_by(old.c.run_id, old.c.row_columns)))
+    conn.execute(sa.insert(rows).from_select(
+        [key, "row_digest", "delivery"],
+        sa.select(old.c[key], old.c.row_digest, deliveries.c.delivery).select_from(
+            old.join(deliveries, sa.and_(old.c.run_id == deliveries.c.run_id,
+                                         old.c.row_columns == deliveries.c.row_columns)))))
+    old.drop(conn)
+    return _Ledger(rows, deliveries, ledger.audits)
+
+
+def _quoted(conn: sa.Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
+def _recorded(conn: sa.Connection, ledger: _Ledger, key: str) -> dict[Any, tuple[str, str]]:
+    """{id: (row digest, JSON column list)} of every recorded row."""
+    rows, deliveries = ledger.rows, ledger.deliveries
+    if deliveries is rows:  # the first layout
+        select = sa.select(rows.c[key], rows.c.row_digest, rows.c.row_columns)
+    else:
+        select = sa.select(rows.c[key], rows.c.row_digest, deliveries.c.row_columns
+                           ).select_from(rows.join(deliveries,
+                                                   rows.c.delivery == deliveries.c.delivery))
+    return {r[0]: (r[1], r[2]) for r in conn.execute(select).all()}
 
 
 def _audit(conn: sa.Connection, target: sa.Table, key: str, run_id: str | None) -> SinkAudit:
-    tables = _open_ledger(conn, target.name)
-    if tables is None:  # nothing delivered under audit yet: no baseline, nothing to report
+    ledger = _open_ledger(conn, target.name)
+    if ledger is None:  # nothing delivered under audit yet: no baseline, nothing to report
         return SinkAudit(table=target.name, recorded=0, run_id=run_id)
-    ledger = tables[0]
-    recorded = {r[0]: (r[1], r[2]) for r in conn.execute(
-        sa.select(ledger.c[key], ledger.c.row_digest, ledger.c.row_columns)).all()}
+    recorded = _recorded(conn, ledger, key)
     rows = conn.execute(sa.select(target)).all()
     fields = list(target.c.keys())
     at = fields.index(key)
@@ -383,11 +457,13 @@ def _record_delivery(conn: sa.Connection, target: sa.Table, key: str, df: pd.Dat
     names = sorted(str(c) for c in df.columns)
     columns = json.dumps(names)
     digests = row_digests(df, key)
-    tables = _open_ledger(conn, target.name)
-    if tables is None:
+    ledger = _open_ledger(conn, target.name)
+    if ledger is not None:
+        ledger = _migrated(conn, ledger, key)
+    else:
         # The first audited delivery adopts the rows already in the sink as its baseline:
         # without a record of who wrote them, calling them foreign would only cry wolf.
-        tables = _create_ledger(conn, target, key)
+        ledger = _create_ledger(conn, target, key)
         cols = [target.c[c] for c in names if c in target.c]
         fields = [c.name for c in cols]
         at = fields.index(key)
@@ -395,12 +471,12 @@ def _record_delivery(conn: sa.Connection, target: sa.Table, key: str, df: pd.Dat
         if total > len(digests):  # rows other than this delivery's (its ids are unique)
             earlier = [row for row in conn.execute(sa.select(*cols)).all()
                        if row[at] not in digests]
-            _insert_ledger(conn, tables[0], key, _digests_by_id(earlier, fields, key, names),
+            _insert_ledger(conn, ledger, key, _digests_by_id(earlier, fields, key, names),
                            columns, ADOPTED_RUN, now)
-    ledger, audits = tables
-    _delete_keys(conn, ledger, key, list(digests))
+    audits = ledger.audits
+    _delete_keys(conn, ledger.rows, key, list(digests))
     _insert_ledger(conn, ledger, key, digests, columns, run_id, now)
-    recorded = conn.execute(sa.select(sa.func.count()).select_from(ledger)).scalar() or 0
+    recorded = conn.execute(sa.select(sa.func.count()).select_from(ledger.rows)).scalar() or 0
     after = _as_committed(audit, digests, recorded)
     findings = {**audit.as_json(), AS_COMMITTED: after.as_json()}
     conn.execute(sa.delete(audits).where(audits.c.run_id == run_id))
@@ -426,15 +502,18 @@ def _as_committed(before: SinkAudit, delivered: Mapping[Any, str], recorded: int
                      run_id=before.run_id)
 
 
-def _insert_ledger(conn: sa.Connection, ledger: sa.Table, key: str, digests: Mapping[Any, str],
+def _insert_ledger(conn: sa.Connection, ledger: _Ledger, key: str, digests: Mapping[Any, str],
                    columns: str, run_id: str, now: float) -> None:
+    """One delivery row (run, column list, time), then each id's digest pointing to it."""
+    inserted = conn.execute(sa.insert(ledger.deliveries).values(
+        run_id=run_id, row_columns=columns, delivered_at=now)).inserted_primary_key
+    delivery = cast(Sequence[Any], inserted)[0]
     ids = list(digests)
     order = _in_key_order(ids)
     for start in range(0, len(ids), _MANY):
         part = [ids[i] for i in order[start:start + _MANY]]
-        _insert_columns(conn, ledger, [key, "row_digest", "row_columns", "run_id", "delivered_at"],
-                        [part, [digests[i] for i in part], [columns] * len(part),
-                         [run_id] * len(part), [now] * len(part)])
+        _insert_columns(conn, ledger.rows, [key, "row_digest", "delivery"],
+                        [part, [digests[i] for i in part], [delivery] * len(part)])
 
 
 def _in_key_order(keys: Sequence[Any] | pd.Series) -> Sequence[int]:
@@ -473,13 +552,13 @@ def audit_sink(url: str, table: str, key: str, *, delivered_by: str | None = Non
                 raise InfrastructureError(f"sink table '{table}' at {masked(url)} does not "
                                           f"exist: nothing was delivered there yet")
             target = sa.Table(table, sa.MetaData(), autoload_with=conn)
-            tables = _open_ledger(conn, table)
-            if tables is None:
+            ledger = _open_ledger(conn, table)
+            if ledger is None:
                 raise InfrastructureError(
                     f"sink table '{table}' at {masked(url)} has no audit ledger "
                     f"('{table}{LEDGER_SUFFIX}'): no delivery recorded row digests yet; run the "
                     f"journey once with its sink_audit check")
-            audits = tables[1]
+            audits = ledger.audits
             last = conn.execute(sa.select(audits.c.run_id, audits.c.findings)
                                 .order_by(audits.c.audited_at.desc()).limit(1)).first()
             raw = json.loads(last.findings) if last is not None else {}

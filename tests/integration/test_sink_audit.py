@@ -309,3 +309,65 @@ def test_a_delivery_racing_another_to_the_same_keys_never_collides(
     assert sorted(held["request_id"]) == ["r1", "r2", "r3", "r4", "x1", "x2", "x3", "x4"]
     # the racer waited for the lock and committed last: its rows are the ones kept
     assert set(held.loc[held["request_id"].str.startswith("r"), "note"]) == {"racer"}
+
+
+# -- the ledger's layout -----------------------------------------------------------------------
+def _rows(url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(statement)).all()]
+    finally:
+        engine.dispose()
+
+
+def test_a_delivery_records_its_run_and_columns_once_not_on_every_row(url: str) -> None:
+    """The ledger keeps an id, its digest and the delivery that recorded it; the run, column
+    list and time are the delivery's, in one row (on every ledger row they were most of a
+    million-row delivery's ledger write)."""
+    df = _frame()
+    write_sink(df, url, TABLE, "request_id", ledger_run="run-1")
+    write_sink(df.iloc[:2], url, TABLE, "request_id", ledger_run="run-2")
+    deliveries = _rows(url, f"SELECT delivery, run_id, row_columns FROM {TABLE}__e2e_deliveries "
+                            f"ORDER BY delivery")
+    assert [(run, cols) for _, run, cols in deliveries] == [
+        ("run-1", '["amount", "flag", "note", "p", "request_id"]'),
+        ("run-2", '["amount", "flag", "note", "p", "request_id"]')]
+    ledger = _rows(url, f"SELECT * FROM {TABLE}__e2e_ledger ORDER BY request_id")
+    first, second = deliveries[0][0], deliveries[1][0]
+    digests = row_digests(df, "request_id")
+    assert ledger == [("r1", digests["r1"], second), ("r2", digests["r2"], second),
+                      ("r3", digests["r3"], first), ("r4", digests["r4"], first)]
+
+
+def test_a_ledger_of_the_first_layout_is_migrated_by_the_next_delivery_losing_nothing(
+        url: str) -> None:
+    """A ledger written before deliveries had their own table (column list, run id and time
+    on every row) is still read, and the next delivery rewrites it in the new layout in its
+    own transaction: the rows altered and deleted since are still found, and every recorded
+    id keeps its digest."""
+    df = _frame()
+    digests = row_digests(df, "request_id")
+    write_sink(df, url, TABLE, "request_id")  # the sink, without a ledger yet
+    columns = '["amount", "flag", "note", "p", "request_id"]'
+    _execute(url, f"CREATE TABLE {TABLE}__e2e_ledger (request_id TEXT PRIMARY KEY, "
+                  f"row_digest TEXT NOT NULL, row_columns TEXT NOT NULL, run_id TEXT NOT NULL, "
+                  f"delivered_at FLOAT NOT NULL)",
+             f"CREATE TABLE {TABLE}__e2e_audits (run_id TEXT PRIMARY KEY, audited_at FLOAT "
+             f"NOT NULL, findings TEXT NOT NULL)",
+             *[f"INSERT INTO {TABLE}__e2e_ledger VALUES ('{rid}', '{digest}', '{columns}', "
+               f"'{'old-1' if rid < 'r3' else 'old-2'}', 1.0)" for rid, digest in digests.items()],
+             f"UPDATE {TABLE} SET amount = 99 WHERE request_id = 'r2'",
+             f"DELETE FROM {TABLE} WHERE request_id = 'r4'")
+    now, _ = audit_sink(url, TABLE, "request_id")  # read as it is, before any migration
+    assert (now.altered, now.deleted, now.recorded) == (("r2",), ("r4",), 4)
+    written = write_sink(df.iloc[:1], url, TABLE, "request_id", ledger_run="run-3")
+    assert written.audit is not None
+    assert (written.audit.altered, written.audit.deleted) == (("r2",), ("r4",))
+    assert sorted(r[0] for r in _rows(url, f"SELECT run_id FROM {TABLE}__e2e_deliveries")) == [
+        "old-1", "old-2", "run-3"]
+    ledger = dict((r[0], r[1]) for r in _rows(
+        url, f"SELECT request_id, row_digest FROM {TABLE}__e2e_ledger"))
+    assert ledger == digests
+    after, _ = audit_sink(url, TABLE, "request_id")
+    assert (after.altered, after.deleted, after.foreign) == (("r2",), ("r4",), ())
