@@ -134,23 +134,35 @@ def test_other_sink_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_sink_and_ledger_rows_are_inserted_in_key_order(tmp_path: Path) -> None:
-    """A shuffled batch lands in primary-key order (SQLite's rowid records the insert order),
-    in the sink and its ledger, so the key index is appended to, not split page by page; the
-    rows are the batch's, each with its own values."""
+    """A shuffled batch lands in primary-key order, in the sink (SQLite's rowid records the
+    insert order) and its ledger (keyed b-tree: the order its rows were sent in), so the key
+    index is appended to, not split page by page; the rows are the batch's, each with its own
+    values."""
+    from e2e_assets import db
+
     url = f"sqlite:///{tmp_path / 'sink.db'}"
     ids = ["b-10", "a-2", "é-1", "a-10", "B-3", "a-1"]
     df = pd.DataFrame({"request_id": ids, "value": range(len(ids))})
-    write_sink(df, url, "decisions", "request_id", ledger_run="run-1")
+    sent: list[object] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO DECISIONS__E2E_LEDGER"):
+            sent.extend(row[0] for row in parameters)
+
+    real = db.engine_for(url)
+    sa.event.listen(real, "before_cursor_execute", seen)
+    try:
+        write_sink(df, url, "decisions", "request_id", ledger_run="run-1")
+    finally:
+        sa.event.remove(real, "before_cursor_execute", seen)
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             sink = conn.execute(sa.text(
                 "SELECT request_id, value FROM decisions ORDER BY rowid")).all()
-            ledger = conn.execute(sa.text(
-                "SELECT request_id FROM decisions__e2e_ledger ORDER BY rowid")).all()
     finally:
         engine.dispose()
-    assert [r[0] for r in sink] == sorted(ids) == [r[0] for r in ledger]
+    assert [r[0] for r in sink] == sorted(ids) == sent
     assert dict(sink) == dict(zip(ids, range(len(ids))))
 
 
@@ -209,3 +221,21 @@ def test_in_key_order_sorts_text_by_code_point_and_numbers_by_value(
 
     values = list(keys)  # type: ignore[call-overload]
     assert [values[i] for i in _in_key_order(keys)] == expected  # type: ignore[arg-type]
+
+
+def test_the_sqlite_ledger_is_one_b_tree_keyed_by_request_id(tmp_path: Path) -> None:
+    """The ledger is a WITHOUT ROWID table on SQLite: its rows live in the key's index, so a
+    delivery writes one b-tree, not a rowid table and an index beside it."""
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    write_sink(frame(), url, "decisions", "request_id", ledger_run="run-1")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            ddl = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = "
+                                       "'decisions__e2e_ledger'")).scalar_one()
+            indexes = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                           "AND tbl_name = 'decisions__e2e_ledger'")).all()
+    finally:
+        engine.dispose()
+    assert "WITHOUT ROWID" in ddl.upper()
+    assert indexes == []
