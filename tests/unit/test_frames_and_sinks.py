@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -133,28 +134,40 @@ def test_other_sink_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.M
     assert calls == [1]
 
 
+def _delivered_watching_inserts(df: pd.DataFrame, url: str
+                                ) -> list[tuple[str, bool, list[Any]]]:
+    """Deliver ``df`` with a ledger, and return each INSERT the engine sent: (table, whether
+    it reached the driver uncompiled, its parameter rows)."""
+    from e2e_assets import db
+
+    inserts: list[tuple[str, bool, list[Any]]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT"):
+            rows = list(parameters) if executemany else [parameters]
+            inserts.append((statement.split("(")[0].split()[-1].strip('"'),
+                            context.compiled is None, rows))
+
+    engine = db.engine_for(url)
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        write_sink(df, url, "decisions", "request_id", ledger_run="run-1")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    return inserts
+
+
 def test_sink_and_ledger_rows_are_inserted_in_key_order(tmp_path: Path) -> None:
     """A shuffled batch lands in primary-key order, in the sink (SQLite's rowid records the
     insert order) and its ledger (keyed b-tree: the order its rows were sent in), so the key
     index is appended to, not split page by page; the rows are the batch's, each with its own
     values."""
-    from e2e_assets import db
-
     url = f"sqlite:///{tmp_path / 'sink.db'}"
     ids = ["b-10", "a-2", "é-1", "a-10", "B-3", "a-1"]
     df = pd.DataFrame({"request_id": ids, "value": range(len(ids))})
-    sent: list[object] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("INSERT INTO DECISIONS__E2E_LEDGER"):
-            sent.extend(row[0] for row in parameters)
-
-    real = db.engine_for(url)
-    sa.event.listen(real, "before_cursor_execute", seen)
-    try:
-        write_sink(df, url, "decisions", "request_id", ledger_run="run-1")
-    finally:
-        sa.event.remove(real, "before_cursor_execute", seen)
+    inserts = _delivered_watching_inserts(df, url)
+    sent = [row[0] for table, _, rows in inserts if table == "decisions__e2e_ledger"
+            for row in rows]
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -178,21 +191,10 @@ def test_sqlite_sink_and_ledger_rows_go_to_the_driver_uncompiled_whatever_their_
                        "approved": [True, False, True],
                        "at": pd.to_datetime(["2026-01-02 03:04:05", "2026-02-03 00:00:00", None])})
     engine = sa.create_engine(url)
-    inserts: list[tuple[str, bool]] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("INSERT") and executemany:
-            inserts.append((statement.split("(")[0].split()[-1], context.compiled is None))
-
-    from e2e_assets import db
-
-    real = db.engine_for(url)
-    sa.event.listen(real, "before_cursor_execute", seen)
-    try:
-        write_sink(df, url, "decisions", "request_id", ledger_run="run-1")
-    finally:
-        sa.event.remove(real, "before_cursor_execute", seen)
-    assert {table for table, _ in inserts} == {"decisions", "decisions__e2e_ledger"}
+    rows_tables = {"decisions", "decisions__e2e_ledger"}  # one row per request: the bulk
+    inserts = [(table, uncompiled) for table, uncompiled, _ in
+               _delivered_watching_inserts(df, url) if table in rows_tables]
+    assert {table for table, _ in inserts} == rows_tables
     assert all(uncompiled for _, uncompiled in inserts), inserts
     try:
         back = pd.read_sql_query("SELECT * FROM decisions ORDER BY request_id", engine,
