@@ -335,21 +335,23 @@ class _Ledger:
     findings per delivering run."""
 
     rows: sa.Table  # <table>__e2e_ledger: id, row_digest, delivery
-    deliveries: sa.Table  # <table>__e2e_deliveries: delivery, run_id, row_columns, delivered_at
+    # <table>__e2e_deliveries: delivery, run_id, row_columns, delivered_at; None in a ledger of
+    # the first layout, whose every row holds its run id, column list and time itself
+    deliveries: sa.Table | None
     audits: sa.Table  # <table>__e2e_audits: run_id, audited_at, findings
 
 
 def _open_ledger(conn: sa.Connection, table: str) -> _Ledger | None:
     """The audit tables of sink ``table``, or None if no audited delivery yet. A ledger in the
-    first layout (column list and run id on every row) is read through a view of it as it is;
-    a delivery migrates it first (:func:`_migrated`)."""
+    first layout (column list and run id on every row) is read as it is; a delivery migrates
+    it first (:func:`_migrated`)."""
     if not _has_table(conn, table + LEDGER_SUFFIX):
         return None
     metadata = sa.MetaData()
     rows = sa.Table(table + LEDGER_SUFFIX, metadata, autoload_with=conn)
     audits = sa.Table(table + AUDITS_SUFFIX, metadata, autoload_with=conn)
     if _FIRST_LAYOUT in rows.c:
-        return _Ledger(rows, rows, audits)
+        return _Ledger(rows, None, audits)
     return _Ledger(rows, sa.Table(table + DELIVERIES_SUFFIX, metadata, autoload_with=conn),
                    audits)
 
@@ -391,7 +393,7 @@ def _migrated(conn: sa.Connection, ledger: _Ledger, key: str) -> _Ledger:
     time on every row, a fifth of a million-row delivery's write) rewritten in the delivery's
     transaction, each distinct (run, column list) becoming one delivery; nothing recorded is
     lost."""
-    if ledger.deliveries is not ledger.rows:
+    if ledger.deliveries is not None:
         return ledger
     old = ledger.rows
     name = old.name
@@ -421,7 +423,7 @@ def _quoted(conn: sa.Connection, name: str) -> str:
 def _recorded(conn: sa.Connection, ledger: _Ledger, key: str) -> dict[Any, tuple[str, str]]:
     """{id: (row digest, JSON column list)} of every recorded row."""
     rows, deliveries = ledger.rows, ledger.deliveries
-    if deliveries is rows:  # the first layout
+    if deliveries is None:  # the first layout
         select = sa.select(rows.c[key], rows.c.row_digest, rows.c.row_columns)
     else:
         select = sa.select(rows.c[key], rows.c.row_digest, deliveries.c.row_columns
@@ -508,6 +510,8 @@ def _as_committed(before: SinkAudit, delivered: Mapping[Any, str], recorded: int
 def _insert_ledger(conn: sa.Connection, ledger: _Ledger, key: str, digests: Mapping[Any, str],
                    columns: str, run_id: str, now: float) -> None:
     """One delivery row (run, column list, time), then each id's digest pointing to it."""
+    if ledger.deliveries is None:
+        raise AssertionError("a delivery migrates a first-layout ledger before recording")
     inserted = conn.execute(sa.insert(ledger.deliveries).values(
         run_id=run_id, row_columns=columns, delivered_at=now)).inserted_primary_key
     delivery = cast(Sequence[Any], inserted)[0]

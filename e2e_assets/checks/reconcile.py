@@ -31,11 +31,10 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
     not_in_sink = (sorted_as_text(list(delivered_once - set(in_sink)))
                    if in_sink is not None else [])
     differ = sorted_as_text(list(set(differ_in_sink)))
-    expected_set = exp
     if mask_ids:
         lost, duplicated, unexpected, not_in_sink, differ = (
             [MASK] * len(ids) for ids in (lost, duplicated, unexpected, not_in_sink, differ))
-    metadata = {"expected": len(expected_set), "delivered": len(got),
+    metadata = {"expected": len(exp), "delivered": len(got),
                 "lost": len(lost), "duplicated": len(duplicated),
                 "unexpected": len(unexpected), "missing_in_sink": len(not_in_sink),
                 "lost_sample": lost[:sample_size], "duplicated_sample": duplicated[:sample_size],
@@ -48,8 +47,8 @@ def reconcile_ids(expected: Sequence[Any], delivered: Sequence[Any],
                                               (len(not_in_sink), "missing in the sink"),
                                               (len(differ), "different in the sink")) if n]
     passed = not problems
-    summary = (f"{len(expected_set)} requests, each delivered exactly once" if passed else
-               f"{', '.join(problems)} of {len(expected_set)} requests (e.g. "
+    summary = (f"{len(exp)} requests, each delivered exactly once" if passed else
+               f"{', '.join(problems)} of {len(exp)} requests (e.g. "
                f"{(lost or duplicated or unexpected or not_in_sink or differ)[:3]})")
     return CheckResult(passed=passed, summary=summary, metadata=metadata)
 
